@@ -1,0 +1,42 @@
+/* record.h - the header every kernel record starts with, shared by BPF and user space. */
+#ifndef NM_BPF_RECORD_H
+#define NM_BPF_RECORD_H
+
+/*
+ * Fixed-width types only: this layout is an ABI between the BPF objects and
+ * the daemon. Bump NM_RECORD_VERSION whenever any record layout changes; user
+ * space refuses records whose version or length it does not expect.
+ */
+#define NM_RECORD_VERSION 1
+#define NM_COMM_LEN	  16
+
+enum nm_record_type {
+	NM_REC_CONNECTION = 1,
+	NM_REC_PACKET_DROP = 2,
+};
+
+/* Bits of nm_record_hdr.flags. */
+#define NM_REC_F_TASK 0x1 /* pid/tid/uid/comm/cgroup belong to the event (process context) */
+
+struct nm_record_hdr {
+	__u16 version;
+	__u16 type; /* enum nm_record_type */
+	__u32 len;  /* whole record, header included */
+	__u64 timestamp_ns; /* bpf_ktime_get_boot_ns() */
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 flags;
+	__u64 cgroup_id;
+	char comm[NM_COMM_LEN];
+};
+
+/* Indexes into each program's per-CPU "counters" array map. */
+enum nm_counter {
+	NM_CNT_EMITTED = 0, /* records submitted to the ring */
+	NM_CNT_RING_FULL,   /* bpf_ringbuf_reserve() failed: the record is lost, counted here */
+	NM_CNT_READ_ERROR,  /* a kernel read failed; the record was still emitted with what was read */
+	NM_CNT_MAX,
+};
+
+#endif

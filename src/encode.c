@@ -1,0 +1,324 @@
+/* encode.c - the JSON and MessagePack implementations of the field-writer interface. */
+#include <errno.h>
+#include <string.h>
+#include <msgpack.h>
+
+#include "writer.h"
+
+const char *nm_format_name(enum nm_format f)
+{
+	return f == NM_FORMAT_MSGPACK ? "msgpack" : "json";
+}
+
+int nm_format_parse(const char *name)
+{
+	if (!strcmp(name, "json"))
+		return NM_FORMAT_JSON;
+	if (!strcmp(name, "msgpack"))
+		return NM_FORMAT_MSGPACK;
+	return -EINVAL;
+}
+
+size_t nm_utf8_valid_seq(const uint8_t *s, size_t len)
+{
+	uint8_t c = s[0];
+	size_t n, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates and code points past U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Append @val as UTF-8, mapping stray bytes to U+0080..U+00FF; JSON-escape if @json. */
+static void put_text(struct nm_buf *b, const char *val, size_t len, bool json)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *s = (const uint8_t *)val;
+	size_t i = 0, run = 0, n;
+
+	if (nm_buf_reserve(b, len + 16))
+		return;
+	while (i < len) {
+		uint8_t c = s[i];
+
+		if (c >= 0x20 && c < 0x80 && (!json || (c != '"' && c != '\\'))) {
+			i++;
+			run++;
+			continue;
+		}
+		nm_buf_append(b, s + i - run, run);
+		run = 0;
+		if (c < 0x80) {
+			uint8_t esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			if (!json) {
+				nm_buf_putc(b, c);
+			} else if (c == '"' || c == '\\') {
+				nm_buf_putc(b, '\\');
+				nm_buf_putc(b, c);
+			} else if (c == '\n') {
+				nm_buf_append(b, "\\n", 2);
+			} else if (c == '\t') {
+				nm_buf_append(b, "\\t", 2);
+			} else if (c == '\r') {
+				nm_buf_append(b, "\\r", 2);
+			} else {
+				nm_buf_append(b, esc, sizeof(esc));
+			}
+			i++;
+		} else if ((n = nm_utf8_valid_seq(s + i, len - i))) {
+			nm_buf_append(b, s + i, n);
+			i += n;
+		} else {
+			nm_buf_putc(b, 0xc0 | (c >> 6));
+			nm_buf_putc(b, 0x80 | (c & 0x3f));
+			i++;
+		}
+	}
+	nm_buf_append(b, s + i - run, run);
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static void json_key(struct nm_writer *w, const char *key)
+{
+	size_t klen = strlen(key);
+
+	if (nm_buf_reserve(w->out, klen + 4))
+		return;
+	if (!w->first)
+		w->out->data[w->out->len++] = ',';
+	w->first = false;
+	w->out->data[w->out->len++] = '"';
+	memcpy(w->out->data + w->out->len, key, klen); /* keys are literals, never escaped */
+	w->out->len += klen;
+	w->out->data[w->out->len++] = '"';
+	w->out->data[w->out->len++] = ':';
+}
+
+static void json_begin(struct nm_writer *w)
+{
+	w->first = true;
+	nm_buf_putc(w->out, '{');
+}
+
+static void json_end(struct nm_writer *w)
+{
+	nm_buf_putc(w->out, '}');
+}
+
+static void json_str(struct nm_writer *w, const char *key, const char *val, size_t len)
+{
+	json_key(w, key);
+	nm_buf_putc(w->out, '"');
+	put_text(w->out, val, len, true);
+	nm_buf_putc(w->out, '"');
+}
+
+static void put_u64(struct nm_buf *b, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	if (nm_buf_reserve(b, n))
+		return;
+	while (n)
+		b->data[b->len++] = tmp[--n];
+}
+
+static void json_u64(struct nm_writer *w, const char *key, uint64_t v)
+{
+	json_key(w, key);
+	put_u64(w->out, v);
+}
+
+static void json_i64(struct nm_writer *w, const char *key, int64_t v)
+{
+	json_key(w, key);
+	if (v < 0) {
+		nm_buf_putc(w->out, '-');
+		put_u64(w->out, (uint64_t)0 - (uint64_t)v);
+	} else {
+		put_u64(w->out, (uint64_t)v);
+	}
+}
+
+static void json_bool(struct nm_writer *w, const char *key, bool v)
+{
+	json_key(w, key);
+	if (v)
+		nm_buf_append(w->out, "true", 4);
+	else
+		nm_buf_append(w->out, "false", 5);
+}
+
+static void json_null(struct nm_writer *w, const char *key)
+{
+	json_key(w, key);
+	nm_buf_append(w->out, "null", 4);
+}
+
+const struct nm_writer_ops nm_json_writer_ops = {
+	.begin = json_begin,
+	.end = json_end,
+	.str = json_str,
+	.u64 = json_u64,
+	.i64 = json_i64,
+	.boolean = json_bool,
+	.null = json_null,
+};
+
+/* ---- MessagePack (msgpack-c packer over our buffer) --------------------- */
+
+static int mp_write(void *data, const char *buf, size_t len)
+{
+	nm_buf_append(data, buf, len);
+	return 0;
+}
+
+#define MP_PACKER(w) msgpack_packer pk = { .data = (w)->out, .callback = mp_write }
+
+static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key)
+{
+	size_t klen = strlen(key);
+
+	msgpack_pack_str(pk, klen);
+	msgpack_pack_str_body(pk, key, klen);
+	w->nfields++;
+}
+
+static void mp_begin(struct nm_writer *w)
+{
+	static const uint8_t map32[5] = { 0xdf, 0, 0, 0, 0 };
+
+	/* A map32 header whose count is patched in end(): fields are streamed. */
+	w->map_start = w->out->len;
+	w->nfields = 0;
+	nm_buf_append(w->out, map32, sizeof(map32));
+}
+
+static void mp_end(struct nm_writer *w)
+{
+	uint8_t *h;
+
+	if (w->out->oom || w->out->len < w->map_start + 5)
+		return;
+	h = w->out->data + w->map_start + 1;
+	h[0] = w->nfields >> 24;
+	h[1] = w->nfields >> 16;
+	h[2] = w->nfields >> 8;
+	h[3] = w->nfields;
+}
+
+static void mp_str(struct nm_writer *w, const char *key, const char *val, size_t len)
+{
+	MP_PACKER(w);
+	size_t i, at;
+	bool ascii = true;
+
+	mp_key(w, &pk, key);
+	for (i = 0; i < len; i++) {
+		if ((uint8_t)val[i] >= 0x80) {
+			ascii = false;
+			break;
+		}
+	}
+	if (ascii) {
+		msgpack_pack_str(&pk, len);
+		msgpack_pack_str_body(&pk, val, len);
+		return;
+	}
+	/* Re-encode into UTF-8 first: the str header needs the final length. */
+	msgpack_pack_str(&pk, 0xffffffff); /* str32 header, length patched below */
+	at = w->out->len;
+	put_text(w->out, val, len, false);
+	if (!w->out->oom) {
+		uint32_t n = (uint32_t)(w->out->len - at);
+		uint8_t *h = w->out->data + at - 4;
+
+		h[0] = n >> 24;
+		h[1] = n >> 16;
+		h[2] = n >> 8;
+		h[3] = n;
+	}
+}
+
+static void mp_u64(struct nm_writer *w, const char *key, uint64_t v)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key);
+	msgpack_pack_uint64(&pk, v);
+}
+
+static void mp_i64(struct nm_writer *w, const char *key, int64_t v)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key);
+	msgpack_pack_int64(&pk, v);
+}
+
+static void mp_bool(struct nm_writer *w, const char *key, bool v)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key);
+	if (v)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+}
+
+static void mp_null(struct nm_writer *w, const char *key)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key);
+	msgpack_pack_nil(&pk);
+}
+
+const struct nm_writer_ops nm_msgpack_writer_ops = {
+	.begin = mp_begin,
+	.end = mp_end,
+	.str = mp_str,
+	.u64 = mp_u64,
+	.i64 = mp_i64,
+	.boolean = mp_bool,
+	.null = mp_null,
+};
+
+void nm_writer_init(struct nm_writer *w, enum nm_format format, struct nm_buf *out)
+{
+	memset(w, 0, sizeof(*w));
+	w->ops = format == NM_FORMAT_MSGPACK ? &nm_msgpack_writer_ops : &nm_json_writer_ops;
+	w->out = out;
+}

@@ -1,0 +1,44 @@
+/* log.h - the one logging entry point: levels, rate limiting, library bridges. */
+#ifndef NM_LOG_H
+#define NM_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum nm_log_level {
+	NM_LOG_ERR = 0,
+	NM_LOG_WARN,
+	NM_LOG_INFO,
+	NM_LOG_DEBUG,
+};
+
+void nm_log_set_level(enum nm_log_level level);
+enum nm_log_level nm_log_get_level(void);
+void nm_log(enum nm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define nm_err(...)   nm_log(NM_LOG_ERR, __VA_ARGS__)
+#define nm_warn(...)  nm_log(NM_LOG_WARN, __VA_ARGS__)
+#define nm_info(...)  nm_log(NM_LOG_INFO, __VA_ARGS__)
+#define nm_debug(...) nm_log(NM_LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * A repeated failure logs at most NM_RATELIMIT_BURST times per
+ * NM_RATELIMIT_WINDOW_S seconds; the next message that passes says how many
+ * were suppressed. Zero-initialize; thread-safe.
+ */
+struct nm_ratelimit {
+	uint64_t window_start_ns;
+	uint32_t passed;
+	uint32_t suppressed;
+};
+
+#define NM_RATELIMIT_BURST    5
+#define NM_RATELIMIT_WINDOW_S 10
+
+void nm_log_ratelimited(struct nm_ratelimit *rl, enum nm_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Route libbpf's own messages through nm_log. */
+void nm_log_bridge_libbpf(void);
+
+#endif

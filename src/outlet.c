@@ -1,0 +1,513 @@
+/* outlet.c - per-sink bounded queue and worker: hands events to the sink, releases them on report. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "outlet.h"
+
+#define DEFAULT_MAX_INFLIGHT 4096
+#define IDLE_WAIT_MS	     100
+#define REPORT_WAIT_MS	     5
+
+static const char *const when_full_names[] = { "block", "drop_newest", "drop_oldest", "spool",
+					       NULL };
+
+const struct nm_option nm_queue_options[] = {
+	{ "max_events", NM_OPT_INT, offsetof(struct nm_queue_config, max_events), "100000", 1,
+	  100000000, NULL, "events held for this sink before when_full applies" },
+	{ "max_bytes", NM_OPT_INT, offsetof(struct nm_queue_config, max_bytes), "67108864", 4096,
+	  1LL << 40, NULL, "encoded bytes held for this sink before when_full applies" },
+	{ "when_full", NM_OPT_ENUM, offsetof(struct nm_queue_config, when_full), "drop_newest", 0,
+	  0, when_full_names, "block | drop_newest | drop_oldest | spool" },
+	{ "spool_dir", NM_OPT_STRING, offsetof(struct nm_queue_config, spool_dir), NULL, 0, 0, NULL,
+	  "where when_full = spool keeps overflow" },
+	{ "spool_max_bytes", NM_OPT_INT, offsetof(struct nm_queue_config, spool_max_bytes),
+	  "1073741824", 65536, 1LL << 50, NULL, "bound on the spool's size on disk" },
+	{ NULL },
+};
+
+const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
+	[NM_SINK_DROP_QUEUE_FULL] = "queue_full",
+	[NM_SINK_DROP_DELIVERY_FAILED] = "delivery_failed",
+	[NM_SINK_DROP_SHUTDOWN] = "shutdown",
+	[NM_SINK_DROP_SPOOL_FULL] = "spool_full",
+	[NM_SINK_DROP_NO_MEMORY] = "no_memory",
+};
+
+struct inflight_slot {
+	struct nm_msg *msg;
+	int status;
+	bool done;
+};
+
+struct nm_outlet {
+	char *name;
+	const struct nm_sink_type *type;
+	void *sink;
+	enum nm_format format;
+	const struct nm_queue_config *q;
+	struct nm_sink_env env;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;  /* worker waits for pending events */
+	pthread_cond_t space; /* a blocked pusher waits for room */
+	pthread_t thread;
+	bool started;
+	bool stopping;
+	bool reopen;
+	bool worker_idle;
+	int stop_timeout_ms;
+
+	/* pending: ring of queued events not yet handed to the sink */
+	struct nm_msg **pending;
+	size_t pending_cap; /* max_events + 1, so a refused hand-off always fits back */
+	size_t pending_head;
+	size_t pending_count;
+
+	/* in flight: accepted by the sink, indexed by token % inflight_cap */
+	struct inflight_slot *inflight;
+	size_t inflight_cap;
+	uint64_t oldest_token; /* first unreleased token */
+	uint64_t next_token;   /* next token to hand out */
+
+	uint64_t queued_bytes;
+	uint64_t received;
+	uint64_t delivered;
+	uint64_t dropped[NM_SINK_DROP_COUNT];
+	struct nm_ratelimit failure_rl;
+};
+
+static void sink_log(int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	nm_log(level, "%s", line);
+}
+
+static size_t inflight_count(const struct nm_outlet *o)
+{
+	return (size_t)(o->next_token - o->oldest_token);
+}
+
+static uint32_t msg_len(const struct nm_outlet *o, const struct nm_msg *m)
+{
+	return m->len[o->format];
+}
+
+/* Release finished in-flight slots in token order. Lock held. */
+static void release_done(struct nm_outlet *o)
+{
+	bool freed = false;
+
+	while (o->oldest_token < o->next_token) {
+		struct inflight_slot *s = &o->inflight[o->oldest_token % o->inflight_cap];
+
+		if (!s->done)
+			break;
+		if (s->status == 0)
+			o->delivered++;
+		else if (s->status == -ECANCELED)
+			o->dropped[NM_SINK_DROP_SHUTDOWN]++;
+		else
+			o->dropped[NM_SINK_DROP_DELIVERY_FAILED]++;
+		o->queued_bytes -= msg_len(o, s->msg);
+		nm_msg_unref(s->msg);
+		s->msg = NULL;
+		s->done = false;
+		o->oldest_token++;
+		freed = true;
+	}
+	if (freed)
+		pthread_cond_broadcast(&o->space);
+}
+
+static void mark_done(struct nm_outlet *o, uint64_t token, int status)
+{
+	struct inflight_slot *s;
+
+	if (token < o->oldest_token || token >= o->next_token) {
+		nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN,
+				   "sink %s reported unknown token %llu", o->name,
+				   (unsigned long long)token);
+		return;
+	}
+	s = &o->inflight[token % o->inflight_cap];
+	if (s->done)
+		return;
+	s->done = true;
+	s->status = status;
+	if (status)
+		nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN, "sink %s: delivery failed: %s",
+				   o->name, strerror(-status));
+}
+
+static void on_report(void *ctx, uint64_t token, int status)
+{
+	struct nm_outlet *o = ctx;
+
+	pthread_mutex_lock(&o->lock);
+	mark_done(o, token, status);
+	release_done(o);
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void on_report_range(void *ctx, uint64_t first, uint64_t last, int status)
+{
+	struct nm_outlet *o = ctx;
+
+	pthread_mutex_lock(&o->lock);
+	for (uint64_t t = first; t <= last; t++)
+		mark_done(o, t, status);
+	release_done(o);
+	pthread_mutex_unlock(&o->lock);
+}
+
+struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *type,
+				   const void *sink_config, enum nm_format format,
+				   const struct nm_queue_config *q, const char *host, char *err,
+				   size_t errlen)
+{
+	struct nm_outlet *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		goto oom;
+	o->name = strdup(name);
+	o->type = type;
+	o->format = format;
+	o->q = q;
+	o->pending_cap = (size_t)q->max_events + 1;
+	o->inflight_cap = type->max_inflight ? type->max_inflight : DEFAULT_MAX_INFLIGHT;
+	if (o->inflight_cap > (size_t)q->max_events)
+		o->inflight_cap = (size_t)q->max_events;
+	o->pending = calloc(o->pending_cap, sizeof(*o->pending));
+	o->inflight = calloc(o->inflight_cap, sizeof(*o->inflight));
+	if (!o->name || !o->pending || !o->inflight)
+		goto oom;
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->work, NULL);
+	pthread_cond_init(&o->space, NULL);
+
+	if (q->when_full == NM_WHEN_FULL_SPOOL) {
+		snprintf(err, errlen, "sink %s: when_full = \"spool\" is not available in this build",
+			 name);
+		goto fail;
+	}
+
+	o->env.name = o->name;
+	o->env.format = format;
+	o->env.host = host;
+	o->env.report = on_report;
+	o->env.report_range = on_report_range;
+	o->env.ctx = o;
+	o->env.log = sink_log;
+	o->sink = type->create(sink_config, &o->env, err, errlen);
+	if (!o->sink)
+		goto fail;
+	return o;
+oom:
+	snprintf(err, errlen, "sink %s: out of memory", name);
+fail:
+	nm_outlet_destroy(o);
+	return NULL;
+}
+
+/* Hand pending events to the sink while it accepts and in-flight room lasts. Lock held. */
+static void hand_off(struct nm_outlet *o)
+{
+	while (o->pending_count && inflight_count(o) < o->inflight_cap) {
+		struct nm_msg *m = o->pending[o->pending_head];
+		uint64_t token = o->next_token++;
+		struct inflight_slot *s = &o->inflight[token % o->inflight_cap];
+		struct nm_sink_msg sm = {
+			.token = token,
+			.data = m->data[o->format],
+			.len = m->len[o->format],
+			.event = &m->event,
+		};
+		int rc;
+
+		o->pending_head = (o->pending_head + 1) % o->pending_cap;
+		o->pending_count--;
+		s->msg = m;
+		s->done = false;
+
+		pthread_mutex_unlock(&o->lock);
+		rc = o->type->write(o->sink, &sm);
+		pthread_mutex_lock(&o->lock);
+
+		if (rc == -EAGAIN) {
+			/* Not now: back to the front; nobody else hands out tokens. */
+			o->next_token--;
+			s->msg = NULL;
+			o->pending_head = (o->pending_head + o->pending_cap - 1) % o->pending_cap;
+			o->pending[o->pending_head] = m;
+			o->pending_count++;
+			return;
+		}
+		if (rc < 0) {
+			s->done = true;
+			s->status = rc;
+			nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN, "sink %s refused an event: %s",
+					   o->name, strerror(-rc));
+			release_done(o);
+		}
+	}
+}
+
+static void add_ms(struct timespec *ts, int ms)
+{
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *worker(void *arg)
+{
+	struct nm_outlet *o = arg;
+	int64_t deadline = 0;
+
+	pthread_mutex_lock(&o->lock);
+	for (;;) {
+		bool can_send, waiting_reports;
+		int wait_ms;
+
+		if (o->reopen && o->type->reopen) {
+			o->reopen = false;
+			pthread_mutex_unlock(&o->lock);
+			o->type->reopen(o->sink);
+			pthread_mutex_lock(&o->lock);
+		}
+		if (o->stopping && !deadline)
+			deadline = now_ms() + o->stop_timeout_ms;
+		hand_off(o);
+		can_send = o->pending_count && inflight_count(o) < o->inflight_cap;
+		waiting_reports = inflight_count(o) > 0;
+		if (o->stopping && (!o->pending_count || now_ms() >= deadline))
+			break;
+		if (!can_send && !waiting_reports && !o->stopping && !o->reopen) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			add_ms(&ts, IDLE_WAIT_MS);
+			o->worker_idle = true;
+			pthread_cond_timedwait(&o->work, &o->lock, &ts);
+			o->worker_idle = false;
+			wait_ms = 0;
+		} else {
+			wait_ms = can_send ? 0 : REPORT_WAIT_MS;
+		}
+		pthread_mutex_unlock(&o->lock);
+		o->type->poll(o->sink, wait_ms);
+		pthread_mutex_lock(&o->lock);
+	}
+	pthread_mutex_unlock(&o->lock);
+
+	{
+		int64_t left = deadline - now_ms();
+
+		o->type->flush(o->sink, left > 0 ? (int)left : 0);
+	}
+	return NULL;
+}
+
+int nm_outlet_start(struct nm_outlet *o)
+{
+	int rc = pthread_create(&o->thread, NULL, worker, o);
+
+	if (rc)
+		return -rc;
+	o->started = true;
+	return 0;
+}
+
+/* Room for one more event of @len bytes? Lock held. */
+static bool has_room(const struct nm_outlet *o, uint32_t len)
+{
+	return o->pending_count + inflight_count(o) < (size_t)o->q->max_events &&
+	       o->queued_bytes + len <= (uint64_t)o->q->max_bytes;
+}
+
+void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort)
+{
+	uint32_t len = msg_len(o, m);
+
+	pthread_mutex_lock(&o->lock);
+	o->received++;
+	while (!has_room(o, len)) {
+		if (o->q->when_full == NM_WHEN_FULL_BLOCK && !o->stopping && !atomic_load(abort)) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			add_ms(&ts, 50);
+			pthread_cond_timedwait(&o->space, &o->lock, &ts);
+			continue;
+		}
+		if (o->q->when_full == NM_WHEN_FULL_BLOCK) {
+			/* Shutting down: queue anyway, the stop deadline accounts for it. */
+			if (o->pending_count + 1 < o->pending_cap)
+				break;
+		}
+		if (o->q->when_full == NM_WHEN_FULL_DROP_OLDEST && o->pending_count) {
+			struct nm_msg *old = o->pending[o->pending_head];
+
+			o->pending_head = (o->pending_head + 1) % o->pending_cap;
+			o->pending_count--;
+			o->queued_bytes -= msg_len(o, old);
+			o->dropped[NM_SINK_DROP_QUEUE_FULL]++;
+			nm_msg_unref(old);
+			continue;
+		}
+		o->dropped[NM_SINK_DROP_QUEUE_FULL]++;
+		pthread_mutex_unlock(&o->lock);
+		nm_msg_unref(m);
+		return;
+	}
+	o->pending[(o->pending_head + o->pending_count) % o->pending_cap] = m;
+	o->pending_count++;
+	o->queued_bytes += len;
+	if (o->worker_idle)
+		pthread_cond_signal(&o->work);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void nm_outlet_request_reopen(struct nm_outlet *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->reopen = true;
+	pthread_cond_signal(&o->work);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void nm_outlet_stop(struct nm_outlet *o, int timeout_ms)
+{
+	if (!o || !o->started)
+		return;
+	pthread_mutex_lock(&o->lock);
+	o->stopping = true;
+	o->stop_timeout_ms = timeout_ms;
+	pthread_cond_broadcast(&o->work);
+	pthread_cond_broadcast(&o->space);
+	pthread_mutex_unlock(&o->lock);
+	pthread_join(o->thread, NULL);
+	o->started = false;
+}
+
+/* Count whatever is still queued as lost at shutdown. Lock held or no other thread. */
+static void drop_remaining(struct nm_outlet *o)
+{
+	while (o->pending_count) {
+		struct nm_msg *m = o->pending[o->pending_head];
+
+		o->pending_head = (o->pending_head + 1) % o->pending_cap;
+		o->pending_count--;
+		o->queued_bytes -= msg_len(o, m);
+		o->dropped[NM_SINK_DROP_SHUTDOWN]++;
+		nm_msg_unref(m);
+	}
+	while (o->oldest_token < o->next_token) {
+		struct inflight_slot *s = &o->inflight[o->oldest_token % o->inflight_cap];
+
+		if (!s->done) {
+			s->done = true;
+			s->status = -ECANCELED;
+		}
+		release_done(o);
+	}
+}
+
+void nm_outlet_destroy(struct nm_outlet *o)
+{
+	if (!o)
+		return;
+	nm_outlet_stop(o, 0);
+	if (o->sink)
+		o->type->destroy(o->sink); /* may still report */
+	if (o->pending) {
+		pthread_mutex_lock(&o->lock);
+		drop_remaining(o);
+		pthread_mutex_unlock(&o->lock);
+		if (o->dropped[NM_SINK_DROP_SHUTDOWN])
+			nm_warn("sink %s: %llu events not delivered at shutdown", o->name,
+				(unsigned long long)o->dropped[NM_SINK_DROP_SHUTDOWN]);
+	}
+	free(o->pending);
+	free(o->inflight);
+	free(o->name);
+	free(o);
+}
+
+const char *nm_outlet_name(const struct nm_outlet *o)
+{
+	return o->name;
+}
+
+const char *nm_outlet_type(const struct nm_outlet *o)
+{
+	return o->type->name;
+}
+
+enum nm_format nm_outlet_format(const struct nm_outlet *o)
+{
+	return o->format;
+}
+
+void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&o->lock);
+	s->received = o->received;
+	s->delivered = o->delivered;
+	memcpy(s->dropped, o->dropped, sizeof(s->dropped));
+	s->inflight = inflight_count(o);
+	s->queued = o->pending_count + s->inflight;
+	s->queued_bytes = o->queued_bytes;
+	pthread_mutex_unlock(&o->lock);
+	s->healthy = !o->type->healthy || o->type->healthy(o->sink);
+}
+
+void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
+{
+	struct nm_outlet_stats s;
+	uint64_t dropped = 0;
+	char key[64];
+
+	nm_outlet_get_stats(o, &s);
+	for (int i = 0; i < NM_SINK_DROP_COUNT; i++)
+		dropped += s.dropped[i];
+	nm_w_cstr(w, "name", o->name);
+	nm_w_cstr(w, "type", o->type->name);
+	nm_w_cstr(w, "format", nm_format_name(o->format));
+	nm_w_bool(w, "healthy", s.healthy);
+	nm_w_u64(w, "received", s.received);
+	nm_w_u64(w, "delivered", s.delivered);
+	nm_w_u64(w, "dropped", dropped);
+	for (int i = 0; i < NM_SINK_DROP_COUNT; i++) {
+		snprintf(key, sizeof(key), "dropped_%s", nm_sink_drop_names[i]);
+		nm_w_u64(w, key, s.dropped[i]);
+	}
+	nm_w_u64(w, "queued", s.queued);
+	nm_w_u64(w, "in_flight", s.inflight);
+	nm_w_u64(w, "queued_bytes", s.queued_bytes);
+	if (o->type->stats)
+		o->type->stats(o->sink, w);
+}

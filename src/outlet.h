@@ -1,0 +1,83 @@
+/* outlet.h - one configured sink: its bounded queue, its worker thread and its counters. */
+#ifndef NM_OUTLET_H
+#define NM_OUTLET_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "msg.h"
+#include "schema.h"
+#include "../sinks/sink.h"
+
+enum nm_when_full {
+	NM_WHEN_FULL_BLOCK = 0,	 /* stop draining the rings: the kernel counts the loss */
+	NM_WHEN_FULL_DROP_NEWEST,
+	NM_WHEN_FULL_DROP_OLDEST,
+	NM_WHEN_FULL_SPOOL,
+};
+
+struct nm_queue_config {
+	long long max_events;
+	long long max_bytes;
+	int when_full; /* enum nm_when_full */
+	char *spool_dir;
+	long long spool_max_bytes;
+};
+
+extern const struct nm_option nm_queue_options[];
+
+/* Why a sink lost an event; each is a counter in /api/stats. */
+enum nm_sink_drop {
+	NM_SINK_DROP_QUEUE_FULL = 0,
+	NM_SINK_DROP_DELIVERY_FAILED,
+	NM_SINK_DROP_SHUTDOWN,
+	NM_SINK_DROP_SPOOL_FULL,
+	NM_SINK_DROP_NO_MEMORY,
+	NM_SINK_DROP_COUNT,
+};
+
+extern const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT];
+
+/* A consistent snapshot: received == delivered + sum(dropped) + queued. */
+struct nm_outlet_stats {
+	uint64_t received;
+	uint64_t delivered;
+	uint64_t dropped[NM_SINK_DROP_COUNT];
+	uint64_t queued;   /* pending + in flight */
+	uint64_t inflight; /* accepted by the sink, not yet reported */
+	uint64_t queued_bytes;
+	bool healthy;
+};
+
+struct nm_outlet;
+
+/*
+ * @sink_config and @q are borrowed for the outlet's life; @host too. Returns
+ * NULL with the reason in @err.
+ */
+struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *type,
+				   const void *sink_config, enum nm_format format,
+				   const struct nm_queue_config *q, const char *host, char *err,
+				   size_t errlen);
+int nm_outlet_start(struct nm_outlet *o);
+
+/*
+ * Queue one reference of @m (now owned by the outlet, whatever happens). With
+ * when_full = block this waits for room until *@abort becomes true.
+ */
+void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort);
+
+void nm_outlet_request_reopen(struct nm_outlet *o);
+/* Deliver what is queued within @timeout_ms, then stop; what is left is counted as shutdown. */
+void nm_outlet_stop(struct nm_outlet *o, int timeout_ms);
+void nm_outlet_destroy(struct nm_outlet *o);
+
+const char *nm_outlet_name(const struct nm_outlet *o);
+const char *nm_outlet_type(const struct nm_outlet *o);
+enum nm_format nm_outlet_format(const struct nm_outlet *o);
+void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s);
+/* Stats as fields (for /api/stats), the sink's own included. */
+void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w);
+
+#endif

@@ -1,0 +1,59 @@
+/* pipeline.h - programs -> ring reader -> decode/enrich -> encode once -> per-sink outlets. */
+#ifndef NM_PIPELINE_H
+#define NM_PIPELINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "event.h"
+#include "outlet.h"
+#include "program.h"
+
+struct nm_pipeline;
+
+/*
+ * Something that sees every event as it passes (the store, live streams).
+ * Called on the reader thread: must not block.
+ */
+struct nm_tap {
+	void (*on_event)(void *ctx, const struct nm_event *ev);
+	void *ctx;
+};
+
+struct nm_pipeline_stats {
+	uint64_t events;	/* decoded and published */
+	uint64_t decode_errors; /* records refused, all programs */
+	uint64_t no_memory;	/* events lost to allocation failure */
+	uint64_t loss_events;	/* in-band loss reports emitted */
+};
+
+/* @cfg is borrowed for the pipeline's life. NULL with the reason in @err. */
+struct nm_pipeline *nm_pipeline_create(const struct nm_config *cfg, char *err, size_t errlen);
+/* Attach programs, start sink workers. */
+int nm_pipeline_start(struct nm_pipeline *p, char *err, size_t errlen);
+int nm_pipeline_add_tap(struct nm_pipeline *p, const struct nm_tap *tap);
+/* Wait up to @timeout_ms for a ring wake-up, then drain every ring. */
+int nm_pipeline_poll(struct nm_pipeline *p, int timeout_ms);
+/* Once a second: re-sample the clock offset, report losses in band. */
+void nm_pipeline_tick(struct nm_pipeline *p);
+void nm_pipeline_reopen(struct nm_pipeline *p);
+/* Detach, drain the rings, let sinks deliver within the configured timeout. */
+void nm_pipeline_shutdown(struct nm_pipeline *p);
+void nm_pipeline_destroy(struct nm_pipeline *p);
+
+/* Set when shutting down: stops a blocked push. */
+atomic_bool *nm_pipeline_abort_flag(struct nm_pipeline *p);
+
+size_t nm_pipeline_program_count(const struct nm_pipeline *p);
+/* The i-th configured program; its instance is NULL when disabled. */
+const struct nm_program_type *nm_pipeline_program_type(const struct nm_pipeline *p, size_t i);
+struct nm_program *nm_pipeline_program(const struct nm_pipeline *p, size_t i);
+size_t nm_pipeline_outlet_count(const struct nm_pipeline *p);
+struct nm_outlet *nm_pipeline_outlet(const struct nm_pipeline *p, size_t i);
+void nm_pipeline_get_stats(const struct nm_pipeline *p, struct nm_pipeline_stats *s);
+const char *nm_pipeline_host(const struct nm_pipeline *p);
+/* Boot-time clock to wall clock, with the current offset. */
+int64_t nm_pipeline_wall_ns(const struct nm_pipeline *p, uint64_t boot_ns);
+
+#endif

@@ -1,0 +1,111 @@
+/* common.c - names and endpoint formatting shared by the programs. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common.h"
+
+const struct nm_endpoint_keys NM_ENDPOINT_DESTINATION[1] = {
+	{ "destination_ip", "destination_port", "destination" }
+};
+const struct nm_endpoint_keys NM_ENDPOINT_SOURCE[1] = { { "source_ip", "source_port", "source" } };
+
+const char *nm_family_name(uint16_t family)
+{
+	switch (family) {
+	case AF_INET:
+		return "ipv4";
+	case AF_INET6:
+		return "ipv6";
+	case AF_UNIX:
+		return "unix";
+	default:
+		return "other";
+	}
+}
+
+const char *nm_ipproto_name(uint16_t proto, uint16_t family)
+{
+	if (family == AF_UNIX)
+		return "unix";
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	case IPPROTO_SCTP:
+		return "sctp";
+	case IPPROTO_UDPLITE:
+		return "udplite";
+	case IPPROTO_MPTCP:
+		return "mptcp";
+	case IPPROTO_RAW:
+		return "raw";
+	case IPPROTO_IP:
+		return "ip";
+	case IPPROTO_GRE:
+		return "gre";
+	case IPPROTO_ESP:
+		return "esp";
+	default:
+		return "other";
+	}
+}
+
+const char *nm_socktype_name(uint16_t type)
+{
+	switch (type) {
+	case SOCK_STREAM:
+		return "stream";
+	case SOCK_DGRAM:
+		return "dgram";
+	case SOCK_RAW:
+		return "raw";
+	case SOCK_SEQPACKET:
+		return "seqpacket";
+	default:
+		return "other";
+	}
+}
+
+void nm_write_endpoint(struct nm_writer *w, const struct nm_endpoint_keys *keys, uint16_t family,
+		       const uint8_t *addr, uint16_t port, bool addr_known, bool port_known)
+{
+	char ip[INET6_ADDRSTRLEN], joined[INET6_ADDRSTRLEN + 10];
+	int n;
+
+	if (!addr_known || (family != AF_INET && family != AF_INET6) ||
+	    !inet_ntop(family, addr, ip, sizeof(ip))) {
+		nm_w_null(w, keys->ip);
+		nm_w_null(w, keys->port);
+		nm_w_null(w, keys->joined);
+		return;
+	}
+	nm_w_cstr(w, keys->ip, ip);
+	if (!port_known) {
+		nm_w_null(w, keys->port);
+		nm_w_cstr(w, keys->joined, ip);
+		return;
+	}
+	nm_w_u64(w, keys->port, port);
+	n = snprintf(joined, sizeof(joined), family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	nm_w_str(w, keys->joined, joined, (size_t)n);
+}
+
+void nm_write_errno(struct nm_writer *w, const char *key, int64_t ret)
+{
+	const char *name = ret < 0 ? strerrorname_np((int)-ret) : NULL;
+
+	if (ret >= 0)
+		nm_w_null(w, key);
+	else if (name)
+		nm_w_cstr(w, key, name);
+	else
+		nm_w_i64(w, key, ret);
+}

@@ -1,0 +1,265 @@
+/* packet_drop.c - user-space half of bpf/packet_drop.bpf.c: drops named from the kernel's own BTF. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "../ksyms.h"
+#include "../log.h"
+#include "../program.h"
+#include "packet_drop.skel.h"
+#include "../../bpf/packet_drop.h"
+#include "common.h"
+
+#define CORE_PREFIX "SKB_DROP_REASON_"
+
+struct packet_drop_config {
+	struct nm_strings ignore_reasons;
+};
+
+static const struct nm_option packet_drop_options[] = {
+	{ "ignore_reasons", NM_OPT_STRINGS, offsetof(struct packet_drop_config, ignore_reasons),
+	  "SKB_CONSUMED,NOT_SPECIFIED", 0, 0, NULL,
+	  "drop reasons not reported, by name (as in drop_reason, or the kernel's enum name)" },
+	{ NULL },
+};
+
+struct reason_name {
+	uint32_t code;
+	const char *name; /* borrowed from the BTF */
+};
+
+struct packet_drop_state {
+	struct btf *btf; /* owns the names */
+	struct reason_name *reasons;
+	size_t nreasons;
+	struct nm_ksyms *ksyms;
+};
+
+/* What decode adds after the record in the event body. */
+struct packet_drop_body {
+	struct nm_packet_drop_record rec;
+	const char *reason_name; /* borrowed from the program's state */
+	const char *symbol;	 /* borrowed from the program's state */
+	uint64_t symbol_offset;
+};
+
+_Static_assert(sizeof(struct packet_drop_body) <= NM_EVENT_BODY_MAX, "record fits the event");
+
+static int cmp_reason(const void *a, const void *b)
+{
+	const struct reason_name *x = a, *y = b;
+
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+static const char *short_name(const char *name)
+{
+	return strncmp(name, CORE_PREFIX, strlen(CORE_PREFIX)) ? name : name + strlen(CORE_PREFIX);
+}
+
+static bool is_reason_enum(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 11 && !strcmp(name + n - 11, "drop_reason");
+}
+
+/* Every value of every enum *drop_reason in the running kernel's BTF. */
+static int load_reason_names(struct packet_drop_state *st, char *err, size_t errlen)
+{
+	size_t cap = 0;
+	uint32_t n;
+
+	st->btf = btf__load_vmlinux_btf();
+	if (!st->btf) {
+		snprintf(err, errlen, "packet_drop: cannot read the kernel's BTF: %s", strerror(errno));
+		return -errno;
+	}
+	n = btf__type_cnt(st->btf);
+	for (uint32_t id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(st->btf, id);
+		const char *ename = btf__name_by_offset(st->btf, t->name_off);
+
+		if (!btf_is_enum(t) || !ename || !is_reason_enum(ename))
+			continue;
+		for (int i = 0; i < btf_vlen(t); i++) {
+			const struct btf_enum *e = btf_enum(t) + i;
+			const char *vname = btf__name_by_offset(st->btf, e->name_off);
+			size_t vlen = strlen(vname);
+
+			if ((vlen > 4 && !strcmp(vname + vlen - 4, "_MAX")) ||
+			    strstr(vname, "SUBSYS_MASK"))
+				continue;
+			if (st->nreasons == cap) {
+				struct reason_name *r =
+					realloc(st->reasons, (cap = cap ? cap * 2 : 256) * sizeof(*r));
+
+				if (!r)
+					return -ENOMEM;
+				st->reasons = r;
+			}
+			st->reasons[st->nreasons].code = (uint32_t)e->val;
+			st->reasons[st->nreasons].name = short_name(vname);
+			st->nreasons++;
+		}
+	}
+	if (!st->nreasons) {
+		snprintf(err, errlen, "packet_drop: the kernel's BTF has no enum skb_drop_reason");
+		return -ENOENT;
+	}
+	qsort(st->reasons, st->nreasons, sizeof(*st->reasons), cmp_reason);
+	return 0;
+}
+
+static const char *reason_name(const struct packet_drop_state *st, uint32_t code)
+{
+	struct reason_name key = { .code = code };
+	const struct reason_name *r =
+		bsearch(&key, st->reasons, st->nreasons, sizeof(*st->reasons), cmp_reason);
+
+	return r ? r->name : NULL;
+}
+
+static int packet_drop_open(struct nm_program *p, const void *config, char *err, size_t errlen)
+{
+	struct packet_drop_state *st = calloc(1, sizeof(*st));
+	struct nm_packet_drop *skel;
+	int rc;
+
+	if (!st)
+		return -ENOMEM;
+	p->priv = st;
+	rc = load_reason_names(st, err, errlen);
+	if (rc)
+		return rc;
+	st->ksyms = nm_ksyms_load("/proc/kallsyms");
+	if (!st->ksyms)
+		nm_warn("packet_drop: cannot read /proc/kallsyms; locations will be addresses");
+	skel = nm_packet_drop__open();
+	if (!skel) {
+		snprintf(err, errlen, "packet_drop: cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	p->skel = skel;
+	p->obj = skel->obj;
+	return 0;
+}
+
+/* Resolve ignore_reasons against the kernel's names and fill the filter map. */
+static int packet_drop_loaded(struct nm_program *p, const void *config, char *err, size_t errlen)
+{
+	const struct packet_drop_config *cfg = config;
+	const struct packet_drop_state *st = p->priv;
+	struct nm_packet_drop *skel = p->skel;
+	int fd = bpf_map__fd(skel->maps.ignored_reasons);
+
+	for (size_t i = 0; i < cfg->ignore_reasons.n; i++) {
+		const char *want = short_name(cfg->ignore_reasons.v[i]);
+		bool found = false;
+
+		for (size_t j = 0; j < st->nreasons; j++) {
+			uint8_t one = 1;
+
+			if (strcmp(st->reasons[j].name, want))
+				continue;
+			found = true;
+			if (bpf_map_update_elem(fd, &st->reasons[j].code, &one, BPF_ANY)) {
+				snprintf(err, errlen, "packet_drop: cannot set the reason filter: %s",
+					 strerror(errno));
+				return -errno;
+			}
+		}
+		if (!found) {
+			snprintf(err, errlen,
+				 "packet_drop: ignore_reasons: this kernel has no drop reason \"%s\"",
+				 cfg->ignore_reasons.v[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void packet_drop_close(struct nm_program *p)
+{
+	struct packet_drop_state *st = p->priv;
+
+	nm_packet_drop__destroy(p->skel);
+	if (st) {
+		btf__free(st->btf);
+		free(st->reasons);
+		nm_ksyms_free(st->ksyms);
+		free(st);
+	}
+}
+
+static int packet_drop_decode(struct nm_program *p, const void *record, struct nm_event *ev)
+{
+	const struct packet_drop_state *st = p->priv;
+	struct packet_drop_body *b = (void *)ev->body;
+
+	memcpy(&b->rec, record, sizeof(b->rec));
+	b->reason_name = reason_name(st, b->rec.reason);
+	b->symbol_offset = 0;
+	b->symbol = nm_ksyms_lookup(st->ksyms, b->rec.location, &b->symbol_offset);
+	return 0;
+}
+
+static void packet_drop_write(const struct nm_event *ev, struct nm_writer *w)
+{
+	const struct packet_drop_body *b = (const void *)ev->body;
+	const struct nm_packet_drop_record *r = &b->rec;
+	bool l3 = r->drop_flags & NM_DROP_F_L3_PARSED;
+	bool l4 = r->drop_flags & NM_DROP_F_L4_PARSED;
+	char loc[160];
+	int n;
+
+	if (b->reason_name)
+		nm_w_cstr(w, "drop_reason", b->reason_name);
+	else
+		nm_w_cstr(w, "drop_reason", "UNKNOWN");
+	nm_w_u64(w, "drop_reason_code", r->reason);
+	nm_w_u64(w, "drop_reason_subsystem", r->reason >> 16);
+	if (b->symbol)
+		n = snprintf(loc, sizeof(loc), "%s+0x%llx", b->symbol,
+			     (unsigned long long)b->symbol_offset);
+	else
+		n = snprintf(loc, sizeof(loc), "0x%llx", (unsigned long long)r->location);
+	nm_w_str(w, "location", loc, (size_t)n < sizeof(loc) ? (size_t)n : sizeof(loc) - 1);
+	nm_w_cstr(w, "context", (r->drop_flags & NM_DROP_F_SOFTIRQ) ? "softirq" : "process");
+	if (l3) {
+		nm_w_cstr(w, "family", nm_family_name(r->family));
+		nm_w_cstr(w, "protocol", nm_ipproto_name(r->l4_proto, r->family));
+	} else {
+		nm_w_null(w, "family");
+		nm_w_null(w, "protocol");
+	}
+	nm_w_u64(w, "ethertype", r->l3_proto);
+	nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, l3, l4);
+	nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, l3, l4);
+	nm_w_u64(w, "ifindex", r->ifindex);
+	if (r->ifname[0])
+		nm_w_kstr(w, "interface", r->ifname, sizeof(r->ifname));
+	else
+		nm_w_null(w, "interface");
+	nm_w_u64(w, "netns", r->netns);
+	nm_w_u64(w, "length", r->len);
+}
+
+const struct nm_program_type nm_program_packet_drop = {
+	.name = "packet_drop",
+	.description = "packets freed by the kernel with a drop reason (skb:kfree_skb)",
+	.record_type = NM_REC_PACKET_DROP,
+	.record_size = sizeof(struct nm_packet_drop_record),
+	.options = packet_drop_options,
+	.config_size = sizeof(struct packet_drop_config),
+	.open = packet_drop_open,
+	.loaded = packet_drop_loaded,
+	.decode = packet_drop_decode,
+	.write_fields = packet_drop_write,
+	.close = packet_drop_close,
+};

@@ -1,0 +1,77 @@
+# lib.sh - shared by the integration tests: root check, temp dirs, starting and stopping the agent.
+# Source it; it sets $T (a temp dir removed on exit), $AGENT, $CONNECT, and helper functions.
+
+set -u
+top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_srcdir=${top_srcdir:-$top_builddir}
+AGENT=$top_builddir/src/ebpf-netmon
+CONNECT=$top_builddir/tests/helpers/nm-connect
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (loads BPF programs into the kernel)"
+	exit 77
+fi
+
+T=$(mktemp -d /tmp/nm-test.XXXXXX)
+AGENT_PID=
+cleanup() {
+	if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
+		kill -KILL "$AGENT_PID" 2>/dev/null
+	fi
+	for f in "$T"/*.cleanup; do [ -f "$f" ] && sh "$f"; done 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/agent.log" ]; then
+		echo "--- agent log (last 40 lines) ---" >&2
+		tail -40 "$T/agent.log" >&2
+	fi
+	exit 1
+}
+
+# A process name nobody else uses, so events can be told apart (15 chars max).
+unique_comm() {
+	printf 'nm%s%s' "$1" "$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')" | cut -c1-15
+}
+
+# A loopback TCP port with nothing listening.
+closed_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_agent CONFIG [extra args]: runs the agent in the background, waits until attached.
+start_agent() {
+	conf=$1
+	shift
+	"$AGENT" -c "$conf" "$@" >"$T/agent.out" 2>"$T/agent.log" &
+	AGENT_PID=$!
+	for _ in $(seq 1 100); do
+		if grep -q "running:" "$T/agent.log" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$AGENT_PID" 2>/dev/null || fail "agent exited during start"
+		sleep 0.1
+	done
+	fail "agent did not start within 10 s"
+}
+
+# stop_agent: SIGTERM, wait, and require exit status 0.
+stop_agent() {
+	kill -TERM "$AGENT_PID"
+	wait "$AGENT_PID"
+	status=$?
+	AGENT_PID=
+	[ "$status" = 0 ] || fail "agent exited with status $status after SIGTERM"
+}
+
+# wait_for CMD...: retry a check for up to 10 s.
+wait_for() {
+	for _ in $(seq 1 100); do
+		if "$@"; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
