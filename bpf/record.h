@@ -2,6 +2,10 @@
 #ifndef NM_BPF_RECORD_H
 #define NM_BPF_RECORD_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h> /* user space; BPF gets the types from vmlinux.h */
+#endif
+
 /*
  * Fixed-width types only: this layout is an ABI between the BPF objects and
  * the daemon. Bump NM_RECORD_VERSION whenever any record layout changes; user

@@ -31,8 +31,9 @@ struct file_sink {
 	int fd;
 	uint64_t file_size;
 	struct nm_buf buf; /* whole records not yet written */
-	uint64_t first_token;
-	uint64_t last_token;
+	size_t *ends;	   /* where each buffered record ends in buf */
+	size_t ends_cap;
+	uint64_t first_token; /* of the first buffered record; the rest follow in order */
 	size_t buffered;
 	int64_t retry_at_ms;
 	bool healthy;
@@ -115,7 +116,7 @@ static int gzip_file(const char *src, const char *dst)
 }
 
 /* path -> path.1[.gz], shifting older files up and removing the one past rotate_keep. */
-static void rotate(struct file_sink *s)
+static int rotate(struct file_sink *s)
 {
 	const char *path = s->cfg->path;
 	bool gz = s->cfg->compress;
@@ -131,10 +132,16 @@ static void rotate(struct file_sink *s)
 	}
 	rotated_name(path, 1, false, to, sizeof(to));
 	if (rename(path, to)) {
+		int rc = -errno;
+
 		nm_log_ratelimited(&s->rl, NM_LOG_WARN, "file sink %s: cannot rotate %s: %s",
 				   s->env->name, path, strerror(errno));
-		return;
+		return rc;
 	}
+	/* The old file is about to be compressed away: never write to it again. */
+	close(s->fd);
+	s->fd = -1;
+	s->file_size = 0;
 	if (open_file(s, errbuf, sizeof(errbuf)))
 		nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: %s", s->env->name, errbuf);
 	s->rotations++;
@@ -144,33 +151,30 @@ static void rotate(struct file_sink *s)
 			nm_log_ratelimited(&s->rl, NM_LOG_WARN, "file sink %s: cannot compress %s",
 					   s->env->name, to);
 	}
+	return 0;
 }
 
-/* Write the buffer as whole records; on failure nothing partial stays in the file. */
-static void write_out(struct file_sink *s)
+/* How many buffered records, from @from, go into the current file before it must rotate. */
+static size_t records_that_fit(const struct file_sink *s, size_t from)
+{
+	size_t base = from ? s->ends[from - 1] : 0, n = 0;
+
+	if (s->is_stdout || !s->cfg->rotate_bytes)
+		return s->buffered - from;
+	while (from + n < s->buffered &&
+	       s->file_size + (s->ends[from + n] - base) <= (uint64_t)s->cfg->rotate_bytes)
+		n++;
+	/* a record larger than rotate_bytes still goes out, alone in its file */
+	return n ? n : (s->file_size ? 0 : 1);
+}
+
+/* Write @len bytes at @data fully; on failure cut what was written so no partial record stays. */
+static int write_all(struct file_sink *s, const uint8_t *data, size_t len)
 {
 	size_t done = 0;
 
-	if (!s->buffered)
-		return;
-	if (s->retry_at_ms && now_ms() < s->retry_at_ms)
-		return;
-	if (!s->is_stdout && s->cfg->rotate_bytes && s->file_size &&
-	    s->file_size + s->buf.len > (uint64_t)s->cfg->rotate_bytes)
-		rotate(s);
-	if (s->fd < 0) {
-		char errbuf[256];
-
-		if (open_file(s, errbuf, sizeof(errbuf))) {
-			s->healthy = false;
-			s->retry_at_ms = now_ms() + RETRY_AFTER_MS;
-			nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: %s", s->env->name,
-					   errbuf);
-			return;
-		}
-	}
-	while (done < s->buf.len) {
-		ssize_t n = write(s->fd, s->buf.data + done, s->buf.len - done);
+	while (done < len) {
+		ssize_t n = write(s->fd, data + done, len - done);
 
 		if (n > 0) {
 			done += (size_t)n;
@@ -178,33 +182,87 @@ static void write_out(struct file_sink *s)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		s->write_errors++;
-		s->healthy = false;
-		if (s->is_stdout && errno == EPIPE) {
-			nm_log_ratelimited(&s->rl, NM_LOG_ERR, "stdout sink: reader went away");
-			s->env->report_range(s->env->ctx, s->first_token, s->last_token, -EPIPE);
-			nm_buf_reset(&s->buf);
-			s->buffered = 0;
-			return;
-		}
-		nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: write to %s failed: %s",
-				   s->env->name, s->is_stdout ? "stdout" : s->cfg->path,
-				   n < 0 ? strerror(errno) : "short write");
-		/* Cut the partial record off; the whole buffer is retried later. */
-		if (done && !s->is_stdout && ftruncate(s->fd, (off_t)s->file_size))
-			nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: cannot truncate: %s",
-					   s->env->name, strerror(errno));
-		s->retry_at_ms = now_ms() + RETRY_AFTER_MS;
+		if (n == 0)
+			errno = ENOSPC;
+		break;
+	}
+	if (done == len)
+		return 0;
+	if (done && !s->is_stdout && ftruncate(s->fd, (off_t)s->file_size))
+		nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: cannot truncate: %s",
+				   s->env->name, strerror(errno));
+	return -errno;
+}
+
+/* Write the buffer as whole records, rotating between records; a failure leaves the rest buffered. */
+static void write_out(struct file_sink *s)
+{
+	size_t from = 0;
+
+	if (!s->buffered)
 		return;
+	if (s->retry_at_ms && now_ms() < s->retry_at_ms)
+		return;
+	while (from < s->buffered) {
+		size_t n = records_that_fit(s, from), start = from ? s->ends[from - 1] : 0, len;
+		int rc;
+
+		if (!n) {
+			if (rotate(s))
+				goto failed;
+			continue;
+		}
+		if (s->fd < 0) {
+			char errbuf[256];
+
+			if (open_file(s, errbuf, sizeof(errbuf))) {
+				nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: %s",
+						   s->env->name, errbuf);
+				goto failed;
+			}
+		}
+		len = s->ends[from + n - 1] - start;
+		rc = write_all(s, s->buf.data + start, len);
+		if (rc) {
+			s->write_errors++;
+			if (s->is_stdout && rc == -EPIPE) {
+				nm_log_ratelimited(&s->rl, NM_LOG_ERR, "stdout sink: reader went away");
+				s->env->report_range(s->env->ctx, s->first_token + from,
+						     s->first_token + s->buffered - 1, -EPIPE);
+				from = s->buffered;
+				break;
+			}
+			nm_log_ratelimited(&s->rl, NM_LOG_ERR, "file sink %s: write to %s failed: %s",
+					   s->env->name, s->is_stdout ? "stdout" : s->cfg->path,
+					   strerror(-rc));
+			goto failed;
+		}
+		s->file_size += len;
+		s->bytes_written += len;
+		s->records_written += n;
+		s->env->report_range(s->env->ctx, s->first_token + from, s->first_token + from + n - 1,
+				     0);
+		from += n;
 	}
 	s->healthy = true;
 	s->retry_at_ms = 0;
-	s->file_size += s->buf.len;
-	s->bytes_written += s->buf.len;
-	s->records_written += s->buffered;
-	s->env->report_range(s->env->ctx, s->first_token, s->last_token, 0);
 	nm_buf_reset(&s->buf);
 	s->buffered = 0;
+	return;
+failed:
+	/* Keep what was not written, retried later in order. */
+	s->healthy = false;
+	s->retry_at_ms = now_ms() + RETRY_AFTER_MS;
+	if (from) {
+		size_t cut = s->ends[from - 1];
+
+		memmove(s->buf.data, s->buf.data + cut, s->buf.len - cut);
+		s->buf.len -= cut;
+		for (size_t i = from; i < s->buffered; i++)
+			s->ends[i - from] = s->ends[i] - cut;
+		s->first_token += from;
+		s->buffered -= from;
+	}
 }
 
 static void *create_common(const struct file_config *cfg, const struct nm_sink_env *env,
@@ -253,6 +311,17 @@ static int file_write(void *sink, const struct nm_sink_msg *msg)
 	nm_buf_append(&s->buf, msg->data, msg->len);
 	if (s->env->format == NM_FORMAT_JSON)
 		nm_buf_putc(&s->buf, '\n');
+	if (s->buffered == s->ends_cap) {
+		size_t cap = s->ends_cap ? 2 * s->ends_cap : 1024;
+		size_t *ends = realloc(s->ends, cap * sizeof(*ends));
+
+		if (ends) {
+			s->ends = ends;
+			s->ends_cap = cap;
+		} else {
+			s->buf.oom = 1;
+		}
+	}
 	if (s->buf.oom) {
 		s->buf.len = before; /* never leave half a record */
 		s->buf.oom = 0;
@@ -260,8 +329,7 @@ static int file_write(void *sink, const struct nm_sink_msg *msg)
 	}
 	if (!s->buffered)
 		s->first_token = msg->token;
-	s->last_token = msg->token;
-	s->buffered++;
+	s->ends[s->buffered++] = s->buf.len;
 	if (s->buf.len >= FLUSH_AT_BYTES)
 		write_out(s);
 	return 0;
@@ -328,6 +396,7 @@ static void file_destroy(void *sink)
 	if (s->fd >= 0 && !s->is_stdout)
 		close(s->fd);
 	nm_buf_free(&s->buf);
+	free(s->ends);
 	free(s);
 }
 

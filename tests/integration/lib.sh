@@ -6,6 +6,8 @@ top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$top_builddir}
 AGENT=$top_builddir/src/ebpf-netmon
 CONNECT=$top_builddir/tests/helpers/nm-connect
+# Debian's interpreter: it has python3-msgpack, whatever python3 is first on PATH.
+PY=/usr/bin/python3
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: needs root (loads BPF programs into the kernel)"

@@ -1,0 +1,504 @@
+/* template.c - compiles and renders topic/key templates; sanitizes attacker-controlled values. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+#include "template.h"
+
+#define MAX_PARTS 16
+#define MAX_VARS  8
+
+enum part_kind { PART_LITERAL, PART_VAR };
+
+/* Common fields read straight from struct nm_event; anything else comes from write_fields. */
+enum common_field {
+	F_NONE = 0,
+	F_ID,
+	F_SEQ,
+	F_TYPE,
+	F_HOST,
+	F_TIMESTAMP_NS,
+	F_PID,
+	F_TID,
+	F_UID,
+	F_COMMAND,
+	F_CGROUP_ID,
+};
+
+static const char *const common_names[] = {
+	[F_ID] = "id",	 [F_SEQ] = "seq", [F_TYPE] = "type",	   [F_HOST] = "host",
+	[F_TIMESTAMP_NS] = "timestamp_ns", [F_PID] = "pid",   [F_TID] = "tid",
+	[F_UID] = "uid", [F_COMMAND] = "command", [F_CGROUP_ID] = "cgroup_id",
+};
+
+struct part {
+	enum part_kind kind;
+	char *text;	     /* literal text, or the variable's name */
+	enum common_field f; /* PART_VAR: a common field, or F_NONE for a program field */
+	int var;	     /* PART_VAR with F_NONE: index into the capture */
+};
+
+struct nm_template {
+	enum nm_tpl_kind kind;
+	char *prefix;
+	struct part parts[MAX_PARTS];
+	int nparts;
+	const char *vars[MAX_VARS]; /* program fields wanted, borrowed from parts */
+	int nvars;
+};
+
+static size_t kind_max(enum nm_tpl_kind kind)
+{
+	return kind == NM_TPL_KAFKA_TOPIC ? 249 : NM_TPL_OUT_MAX;
+}
+
+static bool kafka_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+/* MQTT: printable ASCII without the separator and wildcards; the broker wants UTF-8 anyway. */
+static bool mqtt_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '/' && c != '+' && c != '#';
+}
+
+static bool alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int check_literal(const char *s, size_t n, enum nm_tpl_kind kind, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (kind == NM_TPL_KAFKA_TOPIC && !kafka_char(c)) {
+			snprintf(err, errlen,
+				 "Kafka topic text may only use letters, digits, '.', '_' and '-' "
+				 "(found '%c')",
+				 c);
+			return -EINVAL;
+		}
+		if (kind == NM_TPL_MQTT_TOPIC && (c == '+' || c == '#' || c < 0x20 || c == 0x7f)) {
+			snprintf(err, errlen, "MQTT topic text may not contain '+', '#' or control "
+					      "characters");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int nm_topic_check(const char *topic, enum nm_tpl_kind kind, char *err, size_t errlen)
+{
+	size_t n = strlen(topic);
+
+	if (!n) {
+		snprintf(err, errlen, "empty topic");
+		return -EINVAL;
+	}
+	if (n > kind_max(kind)) {
+		snprintf(err, errlen, "topic longer than %zu bytes", kind_max(kind));
+		return -EINVAL;
+	}
+	if (kind == NM_TPL_MQTT_TOPIC && topic[0] == '$') {
+		snprintf(err, errlen, "MQTT topics starting with '$' are reserved for the broker");
+		return -EINVAL;
+	}
+	if (kind == NM_TPL_KAFKA_TOPIC && (!strcmp(topic, ".") || !strcmp(topic, ".."))) {
+		snprintf(err, errlen, "'.' and '..' are not Kafka topic names");
+		return -EINVAL;
+	}
+	return check_literal(topic, n, kind, err, errlen);
+}
+
+static int add_part(struct nm_template *t, enum part_kind kind, const char *s, size_t n, char *err,
+		    size_t errlen)
+{
+	struct part *p;
+
+	if (t->nparts == MAX_PARTS) {
+		snprintf(err, errlen, "template has more than %d parts", MAX_PARTS);
+		return -EINVAL;
+	}
+	p = &t->parts[t->nparts];
+	p->kind = kind;
+	p->text = strndup(s, n);
+	if (!p->text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	t->nparts++;
+	if (kind == PART_LITERAL)
+		return check_literal(s, n, t->kind, err, errlen);
+	for (int f = F_ID; f <= F_CGROUP_ID; f++)
+		if (!strcmp(common_names[f], p->text))
+			p->f = (enum common_field)f;
+	if (p->f != F_NONE)
+		return 0;
+	for (int i = 0; i < t->nvars; i++) {
+		if (!strcmp(t->vars[i], p->text)) {
+			p->var = i;
+			return 0;
+		}
+	}
+	if (t->nvars == MAX_VARS) {
+		snprintf(err, errlen, "template uses more than %d distinct event fields", MAX_VARS);
+		return -EINVAL;
+	}
+	p->var = t->nvars;
+	t->vars[t->nvars++] = p->text;
+	return 0;
+}
+
+static bool ident_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+struct nm_template *nm_template_new(const char *text, enum nm_tpl_kind kind, char *err,
+				    size_t errlen)
+{
+	struct nm_template *t = calloc(1, sizeof(*t));
+	const char *s = text, *lit = text;
+
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->kind = kind;
+	while (*s) {
+		const char *name, *end;
+
+		if (s[0] != '$' || s[1] != '{') {
+			s++;
+			continue;
+		}
+		if (s > lit && add_part(t, PART_LITERAL, lit, (size_t)(s - lit), err, errlen))
+			goto fail;
+		name = s + 2;
+		for (end = name; ident_char(*end, end == name); end++)
+			;
+		if (*end != '}' || end == name) {
+			snprintf(err, errlen, "bad variable at \"%.20s\": use ${field}, e.g. ${host}",
+				 s);
+			goto fail;
+		}
+		if (add_part(t, PART_VAR, name, (size_t)(end - name), err, errlen))
+			goto fail;
+		s = lit = end + 1;
+	}
+	if (s > lit && add_part(t, PART_LITERAL, lit, (size_t)(s - lit), err, errlen))
+		goto fail;
+	if (!t->nparts && kind != NM_TPL_KAFKA_KEY) {
+		snprintf(err, errlen, "empty topic");
+		goto fail;
+	}
+	t->prefix = strdup(t->nparts && t->parts[0].kind == PART_LITERAL ? t->parts[0].text : "");
+	if (!t->prefix) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (kind != NM_TPL_KAFKA_KEY) {
+		/* Literal text first, so no event can pick a topic outside the operator's tree. */
+		if (!t->prefix[0]) {
+			snprintf(err, errlen, "topic \"%s\" must start with literal text, e.g. "
+					      "\"netmon/${type}\"",
+				 text);
+			goto fail;
+		}
+		if (kind == NM_TPL_MQTT_TOPIC && t->prefix[0] == '$') {
+			snprintf(err, errlen, "MQTT topics starting with '$' are reserved");
+			goto fail;
+		}
+	}
+	return t;
+fail:
+	nm_template_free(t);
+	return NULL;
+}
+
+void nm_template_free(struct nm_template *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < t->nparts; i++)
+		free(t->parts[i].text);
+	free(t->prefix);
+	free(t);
+}
+
+const char *nm_template_prefix(const struct nm_template *t)
+{
+	return t->prefix;
+}
+
+bool nm_template_is_static(const struct nm_template *t)
+{
+	return t->nparts <= 1 && (!t->nparts || t->parts[0].kind == PART_LITERAL);
+}
+
+/* ---- capturing program fields through the writer interface ---------------- */
+
+struct capture {
+	struct nm_writer w; /* first: the ops get this pointer */
+	const struct nm_template *t;
+	char val[MAX_VARS][NM_TPL_VALUE_MAX + 1];
+	size_t len[MAX_VARS];
+	bool found[MAX_VARS];
+};
+
+static int capture_slot(struct nm_writer *w, const char *key)
+{
+	struct capture *c = (struct capture *)w;
+
+	for (int i = 0; i < c->t->nvars; i++)
+		if (!c->found[i] && !strcmp(c->t->vars[i], key))
+			return i;
+	return -1;
+}
+
+static void cap_set(struct nm_writer *w, const char *key, const char *val, size_t len)
+{
+	struct capture *c = (struct capture *)w;
+	int i = capture_slot(w, key);
+
+	if (i < 0)
+		return;
+	if (len > NM_TPL_VALUE_MAX)
+		len = NM_TPL_VALUE_MAX;
+	memcpy(c->val[i], val, len);
+	c->len[i] = len;
+	c->found[i] = true;
+}
+
+static void cap_nop(struct nm_writer *w)
+{
+}
+
+static void cap_str(struct nm_writer *w, const char *key, const char *val, size_t len)
+{
+	cap_set(w, key, val, len);
+}
+
+static void cap_u64(struct nm_writer *w, const char *key, uint64_t v)
+{
+	char b[24];
+
+	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%" PRIu64, v));
+}
+
+static void cap_i64(struct nm_writer *w, const char *key, int64_t v)
+{
+	char b[24];
+
+	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%" PRId64, v));
+}
+
+static void cap_bool(struct nm_writer *w, const char *key, bool v)
+{
+	cap_set(w, key, v ? "true" : "false", v ? 4 : 5);
+}
+
+static void cap_null(struct nm_writer *w, const char *key)
+{
+	/* A null value is a missing one: left unfound. */
+}
+
+static const struct nm_writer_ops capture_ops = {
+	.begin = cap_nop,
+	.end = cap_nop,
+	.str = cap_str,
+	.u64 = cap_u64,
+	.i64 = cap_i64,
+	.boolean = cap_bool,
+	.null = cap_null,
+};
+
+/* Value of common field @f of @ev into @buf; NULL when the event has none. */
+static const char *common_value(enum common_field f, const struct nm_event *ev, char *buf,
+				size_t buflen, size_t *len)
+{
+	const char *s = buf;
+
+	switch (f) {
+	case F_ID:
+		s = ev->id;
+		*len = strnlen(ev->id, sizeof(ev->id));
+		return s;
+	case F_SEQ:
+		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, ev->seq);
+		return s;
+	case F_TYPE:
+		s = ev->type ? ev->type->name : NULL;
+		break;
+	case F_HOST:
+		s = ev->host;
+		break;
+	case F_TIMESTAMP_NS:
+		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, ev->timestamp_ns);
+		return s;
+	case F_COMMAND:
+		if (!ev->has_task)
+			return NULL;
+		*len = strnlen(ev->command, sizeof(ev->command));
+		return ev->command;
+	case F_PID:
+	case F_TID:
+	case F_UID:
+	case F_CGROUP_ID: {
+		uint64_t v = f == F_PID ? ev->pid : f == F_TID ? ev->tid : f == F_UID ? ev->uid
+										   : ev->cgroup_id;
+
+		if (!ev->has_task)
+			return NULL;
+		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, v);
+		return s;
+	}
+	default:
+		return NULL;
+	}
+	if (s)
+		*len = strlen(s);
+	return s;
+}
+
+/* Append @v sanitized for @kind; false when nothing safe is left of it. */
+static bool put_value(enum nm_tpl_kind kind, const char *v, size_t n, char *out, size_t *pos,
+		      size_t max)
+{
+	bool meaningful = false;
+
+	if (n > NM_TPL_VALUE_MAX)
+		n = NM_TPL_VALUE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (kind == NM_TPL_MQTT_TOPIC && !mqtt_char(c))
+			c = '_';
+		else if (kind == NM_TPL_KAFKA_TOPIC && !kafka_char(c))
+			c = '_';
+		if (alnum(c) || kind == NM_TPL_KAFKA_KEY)
+			meaningful = true;
+		if (*pos >= max)
+			return false;
+		out[(*pos)++] = (char)c;
+	}
+	/* "..", "___" from "///" or 0xff bytes: a topic level nobody could have meant. */
+	return meaningful || kind == NM_TPL_KAFKA_KEY;
+}
+
+int nm_template_render(const struct nm_template *t, const struct nm_event *ev, char *out,
+		       size_t *len)
+{
+	size_t max = kind_max(t->kind), pos = 0;
+	struct capture cap;
+
+	if (t->nvars) {
+		memset(&cap, 0, sizeof(cap));
+		cap.w.ops = &capture_ops;
+		cap.t = t;
+		if (ev->type && ev->type->write_fields)
+			ev->type->write_fields(ev, &cap.w);
+	}
+	for (int i = 0; i < t->nparts; i++) {
+		const struct part *p = &t->parts[i];
+		char buf[24];
+		const char *v;
+		size_t n = 0;
+
+		if (p->kind == PART_LITERAL) {
+			n = strlen(p->text);
+			if (pos + n > max)
+				return -ENAMETOOLONG;
+			memcpy(out + pos, p->text, n);
+			pos += n;
+			continue;
+		}
+		if (p->f != F_NONE) {
+			v = common_value(p->f, ev, buf, sizeof(buf), &n);
+		} else {
+			v = cap.found[p->var] ? cap.val[p->var] : NULL;
+			n = cap.len[p->var];
+		}
+		if (!v)
+			return -EINVAL;
+		if (!put_value(t->kind, v, n, out, &pos, max))
+			return pos >= max ? -ENAMETOOLONG : -EINVAL;
+	}
+	out[pos] = '\0';
+	*len = pos;
+	return 0;
+}
+
+/* ---- bounded topic set ---------------------------------------------------- */
+
+struct nm_topic_set {
+	char **slots;
+	size_t nslots; /* a power of two, at least twice max */
+	size_t count;
+	size_t max;
+};
+
+struct nm_topic_set *nm_topic_set_new(size_t max)
+{
+	struct nm_topic_set *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->max = max ? max : 1;
+	s->nslots = 16;
+	while (s->nslots < 2 * s->max)
+		s->nslots *= 2;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	if (!s->slots) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void nm_topic_set_free(struct nm_topic_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nslots; i++)
+		free(s->slots[i]);
+	free(s->slots);
+	free(s);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+bool nm_topic_set_admit(struct nm_topic_set *s, const char *topic)
+{
+	size_t i = (size_t)fnv1a(topic) & (s->nslots - 1);
+
+	for (; s->slots[i]; i = (i + 1) & (s->nslots - 1))
+		if (!strcmp(s->slots[i], topic))
+			return true;
+	if (s->count >= s->max)
+		return false;
+	s->slots[i] = strdup(topic);
+	if (!s->slots[i])
+		return false;
+	s->count++;
+	return true;
+}
+
+size_t nm_topic_set_count(const struct nm_topic_set *s)
+{
+	return s->count;
+}

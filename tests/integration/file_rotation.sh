@@ -1,0 +1,60 @@
+#!/bin/sh
+# file_rotation.sh - size rotation with gzip keeps every record whole and counted; SIGHUP reopens.
+. "$(dirname "$0")/lib.sh"
+
+N=1500
+PORT=$(closed_port)
+COMM=$(unique_comm rot)
+
+cat >"$T/agent.conf" <<CONF
+programs = { packet_drop = { enabled = false; }; };
+sinks = ( { name = "f"; type = "file"; format = "json"; path = "$T/ev.ndjson";
+            rotate_bytes = 65536; rotate_keep = 1000; compress = true; } );
+control = { enabled = false; };
+CONF
+start_agent "$T/agent.conf"
+"$CONNECT" -4 -n $N -p "$PORT" -c "$COMM" >/dev/null || fail "traffic"
+sleep 0.5
+
+# SIGHUP: after logrotate moves the file away, the agent writes a new one at the same path.
+mv "$T/ev.ndjson" "$T/moved.ndjson"
+kill -HUP "$AGENT_PID"
+wait_for test -f "$T/ev.ndjson" || fail "SIGHUP did not reopen the file"
+"$CONNECT" -4 -n 10 -p "$PORT" -c "${COMM}h" >/dev/null || fail "traffic"
+sleep 0.5
+stop_agent
+
+ls "$T"/ev.ndjson.*.gz >/dev/null 2>&1 || fail "no rotated .gz files"
+[ -z "$(ls "$T" | grep -E '^ev\.ndjson\.[0-9]+$')" ] || fail "uncompressed rotated file left behind"
+for f in "$T"/ev.ndjson.*.gz; do
+	size=$(gzip -dc "$f" | wc -c)
+	[ "$size" -le 65536 ] || [ "$(gzip -dc "$f" | wc -l)" = 1 ] || fail "$f is $size bytes, over rotate_bytes"
+done
+{ for f in "$T"/ev.ndjson.*.gz; do gzip -dc "$f"; done; cat "$T/moved.ndjson" "$T/ev.ndjson"; } >"$T/all"
+$PY - "$T/all" "$COMM" $N <<'PY' || fail "rotated content"
+import json, sys
+path, comm, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+mine = hup = 0
+for line in open(path, "rb"):
+    e = json.loads(line)          # every line whole and valid
+    mine += e["command"] == comm
+    hup += e["command"] == comm + "h"
+assert mine == n, f"{mine} events by {comm}, expected {n}"
+assert hup == 10, f"{hup} events after SIGHUP, expected 10"
+PY
+grep -q "${COMM}h" "$T/ev.ndjson" || fail "events after SIGHUP not in the new file"
+grep -q "${COMM}h" "$T/moved.ndjson" && fail "events after SIGHUP went to the moved file"
+
+# rotate_keep bounds the number of rotated files
+cat >"$T/keep.conf" <<CONF
+programs = { packet_drop = { enabled = false; }; };
+sinks = ( { name = "f"; type = "file"; format = "json"; path = "$T/k.ndjson";
+            rotate_bytes = 16384; rotate_keep = 2; } );
+control = { enabled = false; };
+CONF
+start_agent "$T/keep.conf"
+"$CONNECT" -4 -n 500 -p "$PORT" -c "$COMM" >/dev/null || fail "traffic"
+sleep 0.5
+stop_agent
+[ "$(ls "$T" | grep -c '^k\.ndjson\.[0-9]*\.gz$')" = 2 ] || fail "rotate_keep = 2 kept $(ls "$T" | grep -c '^k\.ndjson\.')"
+exit 0
