@@ -36,10 +36,12 @@ struct nm_store_stats {
 };
 
 /*
- * Keep the newest @capacity events. Streams read from the same ring, so it
- * holds at least @min_slots events whatever @capacity is. NULL with @err set.
+ * Keep the newest @capacity events for queries. Streams read from the same
+ * ring, so it holds at least @min_slots events whatever @capacity is; at most
+ * @max_subs streams at a time. NULL with @err set.
  */
-struct nm_store *nm_store_create(size_t capacity, size_t min_slots, char *err, size_t errlen);
+struct nm_store *nm_store_create(size_t capacity, size_t min_slots, size_t max_subs, char *err,
+				 size_t errlen);
 void nm_store_destroy(struct nm_store *s);
 
 /* Copy @ev in (the tap). O(1) apart from rare index growth; wakes matching streams. */
@@ -74,12 +76,13 @@ struct nm_store_sub *nm_store_subscribe(struct nm_store *s, const struct nm_stor
 					size_t queue_len, void (*wake)(void *ctx), void *ctx);
 /*
  * Copy up to @max queued events into @evs, oldest first. Returns how many;
- * 0 arms the wake-up. *@dropped receives the subscriber's drop count.
+ * 0 arms the wake-up; -ESHUTDOWN once the store is closing and nothing is
+ * left. *@dropped receives the subscriber's drop count.
  */
-size_t nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_event *evs,
-			 size_t max, uint64_t *dropped);
-/* Arm or clear nothing: call @wake now for every subscriber waiting (shutdown). */
-void nm_store_wake_all(struct nm_store *s);
+long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_event *evs,
+		       size_t max, uint64_t *dropped);
+/* Shutting down: no new subscribers, and every waiting one is woken to see -ESHUTDOWN. */
+void nm_store_close(struct nm_store *s);
 void nm_store_unsubscribe(struct nm_store *s, struct nm_store_sub *sub);
 
 #endif

@@ -1,0 +1,103 @@
+#!/bin/sh
+# bootstrap.sh - from a fresh Debian 12 machine to a running agent or a tested build.
+#
+#   sudo ./bootstrap.sh run     install dependencies, build, run the agent on its built-in
+#                               default (events as JSON lines on stdout, control socket up)
+#   sudo ./bootstrap.sh check   install dependencies, build, run the whole test suite
+#                               (make check), then again under ASan+UBSan; print the totals
+#   ./bootstrap.sh deps         install dependencies only
+set -eu
+
+cd "$(dirname "$0")"
+SRC=$(pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+DEBIAN_PACKAGES="build-essential autoconf automake libtool pkg-config clang llvm bpftool
+	libbpf-dev libelf-dev zlib1g-dev libmsgpack-dev libconfig-dev librdkafka-dev
+	libmosquitto-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev mosquitto
+	mosquitto-clients kcat curl python3 python3-msgpack util-linux iproute2 procps"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+deps() {
+	missing=""
+	for p in $DEBIAN_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		say "missing packages:$missing"
+		say "run as root (sudo ./bootstrap.sh ...) to install them"
+		exit 1
+	fi
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# build DIR [configure args...]
+build() {
+	dir=$1
+	shift
+	[ -x "$SRC/configure" ] || (cd "$SRC" && ./autogen.sh >/dev/null 2>&1)
+	mkdir -p "$dir"
+	cd "$dir"
+	if [ ! -f Makefile ] || [ "$SRC/configure" -nt Makefile ]; then
+		say "configuring in $dir"
+		"$SRC/configure" --quiet "$@"
+	fi
+	say "building in $dir"
+	make -j"$JOBS" >build.log 2>&1 || { tail -40 build.log; exit 1; }
+	make -j"$JOBS" check TESTS= >>build.log 2>&1 || { tail -40 build.log; exit 1; }
+	cd "$SRC"
+}
+
+# suite DIR: run make check there; add its totals to the running sums.
+suite() {
+	dir=$1
+	say "make check in $dir"
+	(cd "$dir" && make check) || true
+	log=$dir/test-suite.log
+	[ -f "$log" ] || { say "no $log: the suite did not run"; FAILED=$((FAILED + 1)); return; }
+	p=$(sed -n 's/^# PASS: *//p' "$log")
+	f=$(sed -n 's/^# FAIL: *//p' "$log")
+	e=$(sed -n 's/^# ERROR: *//p' "$log")
+	s=$(sed -n 's/^# SKIP: *//p' "$log")
+	x=$(sed -n 's/^# XPASS: *//p' "$log")
+	PASSED=$((PASSED + ${p:-0}))
+	FAILED=$((FAILED + ${f:-0} + ${e:-0} + ${x:-0}))
+	SKIPPED=$((SKIPPED + ${s:-0}))
+	grep -E '^(FAIL|ERROR|XPASS|SKIP):' "$log" >&2 || true
+}
+
+case "${1:-}" in
+deps)
+	deps
+	;;
+run)
+	deps
+	build "$SRC/_build"
+	say "starting the agent (built-in default); stop it with Ctrl-C"
+	say "query it: curl --unix-socket /run/ebpf-netmon/control.sock http://localhost/health"
+	exec "$SRC/_build/src/ebpf-netmon"
+	;;
+check)
+	deps
+	PASSED=0 FAILED=0 SKIPPED=0
+	build "$SRC/_build"
+	suite "$SRC/_build"
+	san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	build "$SRC/_build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
+	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+	suite "$SRC/_build-asan"
+	echo "(each test ran twice: plain build, then ASan+UBSan)"
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" = 0 ]
+	;;
+*)
+	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+	exit 64
+	;;
+esac
