@@ -53,25 +53,32 @@ size_t nm_utf8_valid_seq(const uint8_t *s, size_t len)
 	return n;
 }
 
+/* Bytes that need more than a copy: 1 for JSON only ('"', '\\'), 2 for both (controls, >= 0x80). */
+static const uint8_t special[256] = {
+	[0 ... 0x1f] = 2, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+};
+
 /* Append @val as UTF-8, mapping stray bytes to U+0080..U+00FF; JSON-escape if @json. */
 static void put_text(struct nm_buf *b, const char *val, size_t len, bool json)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *s = (const uint8_t *)val;
-	size_t i = 0, run = 0, n;
+	uint8_t stop = json ? 1 : 2;
+	size_t i = 0, n;
 
 	if (nm_buf_reserve(b, len + 16))
 		return;
 	while (i < len) {
-		uint8_t c = s[i];
+		size_t start = i;
+		uint8_t c;
 
-		if (c >= 0x20 && c < 0x80 && (!json || (c != '"' && c != '\\'))) {
+		/* the common case: a run of plain ASCII, copied at once */
+		while (i < len && special[s[i]] < stop)
 			i++;
-			run++;
-			continue;
-		}
-		nm_buf_append(b, s + i - run, run);
-		run = 0;
+		nm_buf_append(b, s + start, i - start);
+		if (i == len)
+			break;
+		c = s[i];
 		if (c < 0x80) {
 			uint8_t esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
@@ -99,16 +106,14 @@ static void put_text(struct nm_buf *b, const char *val, size_t len, bool json)
 			i++;
 		}
 	}
-	nm_buf_append(b, s + i - run, run);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
 
-static void json_key(struct nm_writer *w, const char *key)
+static void json_key(struct nm_writer *w, const char *key, size_t klen)
 {
-	size_t klen = strlen(key);
-
-	if (nm_buf_reserve(w->out, klen + 4))
+	/* room for the key and any number or literal that follows it */
+	if (nm_buf_reserve(w->out, klen + 4 + 24))
 		return;
 	if (!w->first)
 		w->out->data[w->out->len++] = ',';
@@ -131,9 +136,10 @@ static void json_end(struct nm_writer *w)
 	nm_buf_putc(w->out, '}');
 }
 
-static void json_str(struct nm_writer *w, const char *key, const char *val, size_t len)
+static void json_str(struct nm_writer *w, const char *key, size_t klen, const char *val,
+		     size_t len)
 {
-	json_key(w, key);
+	json_key(w, key, klen);
 	nm_buf_putc(w->out, '"');
 	put_text(w->out, val, len, true);
 	nm_buf_putc(w->out, '"');
@@ -141,28 +147,38 @@ static void json_str(struct nm_writer *w, const char *key, const char *val, size
 
 static void put_u64(struct nm_buf *b, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char tmp[20];
-	int n = 0;
+	int n = 20;
 
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	if (nm_buf_reserve(b, n))
-		return;
-	while (n)
-		b->data[b->len++] = tmp[--n];
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		tmp[--n] = pairs[2 * r + 1];
+		tmp[--n] = pairs[2 * r];
+	}
+	if (v >= 10) {
+		tmp[--n] = pairs[2 * v + 1];
+		tmp[--n] = pairs[2 * v];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	nm_buf_append(b, tmp + n, (size_t)(20 - n));
 }
 
-static void json_u64(struct nm_writer *w, const char *key, uint64_t v)
+static void json_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
 {
-	json_key(w, key);
+	json_key(w, key, klen);
 	put_u64(w->out, v);
 }
 
-static void json_i64(struct nm_writer *w, const char *key, int64_t v)
+static void json_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
 {
-	json_key(w, key);
+	json_key(w, key, klen);
 	if (v < 0) {
 		nm_buf_putc(w->out, '-');
 		put_u64(w->out, (uint64_t)0 - (uint64_t)v);
@@ -171,18 +187,18 @@ static void json_i64(struct nm_writer *w, const char *key, int64_t v)
 	}
 }
 
-static void json_bool(struct nm_writer *w, const char *key, bool v)
+static void json_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
 {
-	json_key(w, key);
+	json_key(w, key, klen);
 	if (v)
 		nm_buf_append(w->out, "true", 4);
 	else
 		nm_buf_append(w->out, "false", 5);
 }
 
-static void json_null(struct nm_writer *w, const char *key)
+static void json_null(struct nm_writer *w, const char *key, size_t klen)
 {
-	json_key(w, key);
+	json_key(w, key, klen);
 	nm_buf_append(w->out, "null", 4);
 }
 
@@ -206,10 +222,8 @@ static int mp_write(void *data, const char *buf, size_t len)
 
 #define MP_PACKER(w) msgpack_packer pk = { .data = (w)->out, .callback = mp_write }
 
-static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key)
+static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key, size_t klen)
 {
-	size_t klen = strlen(key);
-
 	msgpack_pack_str(pk, klen);
 	msgpack_pack_str_body(pk, key, klen);
 	w->nfields++;
@@ -238,15 +252,15 @@ static void mp_end(struct nm_writer *w)
 	h[3] = w->nfields;
 }
 
-static void mp_str(struct nm_writer *w, const char *key, const char *val, size_t len)
+static void mp_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
 {
 	MP_PACKER(w);
 	size_t i, at;
 	bool ascii = true;
 
-	mp_key(w, &pk, key);
+	mp_key(w, &pk, key, klen);
 	for (i = 0; i < len; i++) {
-		if ((uint8_t)val[i] >= 0x80) {
+		if (special[(uint8_t)val[i]] == 2 && (uint8_t)val[i] >= 0x80) {
 			ascii = false;
 			break;
 		}
@@ -271,38 +285,38 @@ static void mp_str(struct nm_writer *w, const char *key, const char *val, size_t
 	}
 }
 
-static void mp_u64(struct nm_writer *w, const char *key, uint64_t v)
+static void mp_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
 {
 	MP_PACKER(w);
 
-	mp_key(w, &pk, key);
+	mp_key(w, &pk, key, klen);
 	msgpack_pack_uint64(&pk, v);
 }
 
-static void mp_i64(struct nm_writer *w, const char *key, int64_t v)
+static void mp_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
 {
 	MP_PACKER(w);
 
-	mp_key(w, &pk, key);
+	mp_key(w, &pk, key, klen);
 	msgpack_pack_int64(&pk, v);
 }
 
-static void mp_bool(struct nm_writer *w, const char *key, bool v)
+static void mp_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
 {
 	MP_PACKER(w);
 
-	mp_key(w, &pk, key);
+	mp_key(w, &pk, key, klen);
 	if (v)
 		msgpack_pack_true(&pk);
 	else
 		msgpack_pack_false(&pk);
 }
 
-static void mp_null(struct nm_writer *w, const char *key)
+static void mp_null(struct nm_writer *w, const char *key, size_t klen)
 {
 	MP_PACKER(w);
 
-	mp_key(w, &pk, key);
+	mp_key(w, &pk, key, klen);
 	msgpack_pack_nil(&pk);
 }
 

@@ -6,19 +6,44 @@
 #include "event.h"
 #include "program.h"
 
+/* Events arrive in bursts within one second: format the date part once per second per thread. */
+static __thread struct {
+	time_t sec;
+	bool valid;
+	char prefix[64];
+} rfc3339_cache;
+
 void nm_format_rfc3339(int64_t wall_ns, char *out, size_t outlen)
 {
 	time_t sec = (time_t)(wall_ns / 1000000000LL);
 	long nsec = (long)(wall_ns % 1000000000LL);
-	struct tm tm;
+	char buf[40];
 
 	if (nsec < 0) {
 		nsec += 1000000000L;
 		sec--;
 	}
-	gmtime_r(&sec, &tm);
-	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec);
+	if (!rfc3339_cache.valid || rfc3339_cache.sec != sec) {
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		snprintf(rfc3339_cache.prefix, sizeof(rfc3339_cache.prefix),
+			 "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		rfc3339_cache.sec = sec;
+		rfc3339_cache.valid = true;
+	}
+	memcpy(buf, rfc3339_cache.prefix, 20);
+	for (int i = 28; i >= 20; i--) {
+		buf[i] = (char)('0' + nsec % 10);
+		nsec /= 10;
+	}
+	buf[29] = 'Z';
+	buf[30] = '\0';
+	if (outlen >= 31)
+		memcpy(out, buf, 31);
+	else if (outlen)
+		out[0] = '\0';
 }
 
 void nm_event_write(const struct nm_event *ev, struct nm_writer *w)

@@ -11,6 +11,8 @@
 #include "outlet.h"
 
 #define DEFAULT_MAX_INFLIGHT 4096
+/* Wake an idle worker once this many events wait, or on nm_outlet_kick(): not per event. */
+#define WAKE_BATCH	     512
 #define IDLE_WAIT_MS	     100
 #define REPORT_WAIT_MS	     5
 
@@ -357,6 +359,8 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 		if (o->q->when_full == NM_WHEN_FULL_BLOCK && !o->stopping && !atomic_load(abort)) {
 			struct timespec ts;
 
+			if (o->worker_idle)
+				pthread_cond_signal(&o->work);
 			clock_gettime(CLOCK_REALTIME, &ts);
 			add_ms(&ts, 50);
 			pthread_cond_timedwait(&o->space, &o->lock, &ts);
@@ -385,7 +389,15 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 	o->pending[(o->pending_head + o->pending_count) % o->pending_cap] = m;
 	o->pending_count++;
 	o->queued_bytes += len;
-	if (o->worker_idle)
+	if (o->worker_idle && o->pending_count >= WAKE_BATCH)
+		pthread_cond_signal(&o->work);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void nm_outlet_kick(struct nm_outlet *o)
+{
+	pthread_mutex_lock(&o->lock);
+	if (o->worker_idle && o->pending_count)
 		pthread_cond_signal(&o->work);
 	pthread_mutex_unlock(&o->lock);
 }

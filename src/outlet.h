@@ -68,6 +68,8 @@ int nm_outlet_start(struct nm_outlet *o);
  */
 void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort);
 
+/* Wake the worker for what was pushed since: the reader calls it after each drain. */
+void nm_outlet_kick(struct nm_outlet *o);
 void nm_outlet_request_reopen(struct nm_outlet *o);
 /* Deliver what is queued within @timeout_ms, then stop; what is left is counted as shutdown. */
 void nm_outlet_stop(struct nm_outlet *o, int timeout_ms);

@@ -126,14 +126,19 @@ static void publish(struct nm_pipeline *p, struct nm_event *ev)
 		nm_outlet_push(p->outlets[i], m, &p->abort);
 }
 
+void nm_pipeline_ingest(struct nm_pipeline *p, struct nm_program *prog, const void *data,
+			size_t size)
+{
+	if (nm_program_decode(prog, data, size, &p->scratch))
+		return; /* counted; a bad record never stops the drain */
+	publish(p, &p->scratch);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct nm_program *prog = ctx;
-	struct nm_pipeline *p = prog->reader_ctx;
 
-	if (nm_program_decode(prog, data, size, &p->scratch))
-		return 0; /* counted; a bad record never stops the drain */
-	publish(p, &p->scratch);
+	nm_pipeline_ingest(prog->reader_ctx, prog, data, size);
 	return 0;
 }
 
@@ -318,18 +323,26 @@ fail:
 	return NULL;
 }
 
-int nm_pipeline_start(struct nm_pipeline *p, char *err, size_t errlen)
+int nm_pipeline_start_sinks(struct nm_pipeline *p, char *err, size_t errlen)
 {
-	int rc;
-
 	for (size_t i = 0; i < p->noutlets; i++) {
-		rc = nm_outlet_start(p->outlets[i]);
+		int rc = nm_outlet_start(p->outlets[i]);
+
 		if (rc) {
 			snprintf(err, errlen, "sink %s: cannot start its worker: %s",
 				 nm_outlet_name(p->outlets[i]), strerror(-rc));
 			return rc;
 		}
 	}
+	return 0;
+}
+
+int nm_pipeline_start(struct nm_pipeline *p, char *err, size_t errlen)
+{
+	int rc = nm_pipeline_start_sinks(p, err, errlen);
+
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < p->nprograms; i++) {
 		if (!p->programs[i])
 			continue;
@@ -351,6 +364,17 @@ int nm_pipeline_add_tap(struct nm_pipeline *p, const struct nm_tap *tap)
 	return 0;
 }
 
+void nm_pipeline_remove_tap(struct nm_pipeline *p, const struct nm_tap *tap)
+{
+	for (size_t i = 0; i < p->ntaps; i++) {
+		if (p->taps[i].on_event == tap->on_event && p->taps[i].ctx == tap->ctx) {
+			memmove(&p->taps[i], &p->taps[i + 1], (p->ntaps - i - 1) * sizeof(*p->taps));
+			p->ntaps--;
+			return;
+		}
+	}
+}
+
 int nm_pipeline_poll(struct nm_pipeline *p, int timeout_ms)
 {
 	int rc;
@@ -366,7 +390,14 @@ int nm_pipeline_poll(struct nm_pipeline *p, int timeout_ms)
 	if (rc < 0 && rc != -EINTR)
 		return rc;
 	rc = ring_buffer__consume(p->rings);
+	nm_pipeline_flush(p);
 	return rc < 0 && rc != -EINTR ? rc : 0;
+}
+
+void nm_pipeline_flush(struct nm_pipeline *p)
+{
+	for (size_t i = 0; i < p->noutlets; i++)
+		nm_outlet_kick(p->outlets[i]);
 }
 
 void nm_pipeline_tick(struct nm_pipeline *p)
@@ -389,6 +420,7 @@ void nm_pipeline_shutdown(struct nm_pipeline *p)
 	if (p->rings)
 		ring_buffer__consume(p->rings);
 	report_losses(p);
+	nm_pipeline_flush(p);
 	atomic_store(&p->abort, true);
 	for (size_t i = 0; i < p->noutlets; i++)
 		nm_outlet_stop(p->outlets[i], (int)p->cfg->shutdown_timeout_ms);

@@ -30,11 +30,20 @@ struct nm_pipeline_stats {
 
 /* @cfg is borrowed for the pipeline's life. NULL with the reason in @err. */
 struct nm_pipeline *nm_pipeline_create(const struct nm_config *cfg, char *err, size_t errlen);
-/* Attach programs, start sink workers. */
+/* Start sink workers, then attach programs. */
 int nm_pipeline_start(struct nm_pipeline *p, char *err, size_t errlen);
+/* Only start the sink workers (benchmarks feed records with nm_pipeline_ingest). */
+int nm_pipeline_start_sinks(struct nm_pipeline *p, char *err, size_t errlen);
+/* One raw ring record of @prog through decode, enrich, encode and fan-out. */
+void nm_pipeline_ingest(struct nm_pipeline *p, struct nm_program *prog, const void *data,
+			size_t size);
 int nm_pipeline_add_tap(struct nm_pipeline *p, const struct nm_tap *tap);
+/* Stop calling the tap with the same on_event and ctx; on the reader thread only. */
+void nm_pipeline_remove_tap(struct nm_pipeline *p, const struct nm_tap *tap);
 /* Wait up to @timeout_ms for a ring wake-up, then drain every ring. */
 int nm_pipeline_poll(struct nm_pipeline *p, int timeout_ms);
+/* Wake the sink workers for what was published since the last call. */
+void nm_pipeline_flush(struct nm_pipeline *p);
 /* Once a second: re-sample the clock offset, report losses in band. */
 void nm_pipeline_tick(struct nm_pipeline *p);
 void nm_pipeline_reopen(struct nm_pipeline *p);

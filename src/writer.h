@@ -28,11 +28,12 @@ struct nm_writer;
 struct nm_writer_ops {
 	void (*begin)(struct nm_writer *w);
 	void (*end)(struct nm_writer *w);
-	void (*str)(struct nm_writer *w, const char *key, const char *val, size_t len);
-	void (*u64)(struct nm_writer *w, const char *key, uint64_t v);
-	void (*i64)(struct nm_writer *w, const char *key, int64_t v);
-	void (*boolean)(struct nm_writer *w, const char *key, bool v);
-	void (*null)(struct nm_writer *w, const char *key);
+	/* @klen is strlen(@key), folded at compile time by the inline wrappers below */
+	void (*str)(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len);
+	void (*u64)(struct nm_writer *w, const char *key, size_t klen, uint64_t v);
+	void (*i64)(struct nm_writer *w, const char *key, size_t klen, int64_t v);
+	void (*boolean)(struct nm_writer *w, const char *key, size_t klen, bool v);
+	void (*null)(struct nm_writer *w, const char *key, size_t klen);
 };
 
 struct nm_writer {
@@ -61,38 +62,38 @@ static inline void nm_w_end(struct nm_writer *w)
 
 static inline void nm_w_str(struct nm_writer *w, const char *key, const char *val, size_t len)
 {
-	w->ops->str(w, key, val, len);
+	w->ops->str(w, key, strlen(key), val, len);
 }
 
 static inline void nm_w_cstr(struct nm_writer *w, const char *key, const char *val)
 {
-	w->ops->str(w, key, val, strlen(val));
+	w->ops->str(w, key, strlen(key), val, strlen(val));
 }
 
 /* A fixed-size kernel char array: stops at the first NUL or at @cap. */
 static inline void nm_w_kstr(struct nm_writer *w, const char *key, const char *val, size_t cap)
 {
-	w->ops->str(w, key, val, strnlen(val, cap));
+	w->ops->str(w, key, strlen(key), val, strnlen(val, cap));
 }
 
 static inline void nm_w_u64(struct nm_writer *w, const char *key, uint64_t v)
 {
-	w->ops->u64(w, key, v);
+	w->ops->u64(w, key, strlen(key), v);
 }
 
 static inline void nm_w_i64(struct nm_writer *w, const char *key, int64_t v)
 {
-	w->ops->i64(w, key, v);
+	w->ops->i64(w, key, strlen(key), v);
 }
 
 static inline void nm_w_bool(struct nm_writer *w, const char *key, bool v)
 {
-	w->ops->boolean(w, key, v);
+	w->ops->boolean(w, key, strlen(key), v);
 }
 
 static inline void nm_w_null(struct nm_writer *w, const char *key)
 {
-	w->ops->null(w, key);
+	w->ops->null(w, key, strlen(key));
 }
 
 /*

@@ -74,28 +74,68 @@ const char *nm_socktype_name(uint16_t type)
 	}
 }
 
+static size_t put_dec(char *out, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		out[i++] = tmp[--n];
+	return i;
+}
+
+/* inet_ntop without its printf, for the common IPv4 case on the hot path. */
+static size_t format_ip(uint16_t family, const uint8_t *addr, char *out)
+{
+	size_t n = 0;
+
+	if (family == AF_INET6)
+		return inet_ntop(AF_INET6, addr, out, INET6_ADDRSTRLEN) ? strlen(out) : 0;
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			out[n++] = '.';
+		n += put_dec(out + n, addr[i]);
+	}
+	out[n] = '\0';
+	return n;
+}
+
 void nm_write_endpoint(struct nm_writer *w, const struct nm_endpoint_keys *keys, uint16_t family,
 		       const uint8_t *addr, uint16_t port, bool addr_known, bool port_known)
 {
-	char ip[INET6_ADDRSTRLEN], joined[INET6_ADDRSTRLEN + 10];
-	int n;
+	char joined[INET6_ADDRSTRLEN + 10];
+	size_t n, at = 0;
 
 	if (!addr_known || (family != AF_INET && family != AF_INET6) ||
-	    !inet_ntop(family, addr, ip, sizeof(ip))) {
+	    !(n = format_ip(family, addr, joined + 1))) {
 		nm_w_null(w, keys->ip);
 		nm_w_null(w, keys->port);
 		nm_w_null(w, keys->joined);
 		return;
 	}
-	nm_w_cstr(w, keys->ip, ip);
+	nm_w_str(w, keys->ip, joined + 1, n);
 	if (!port_known) {
 		nm_w_null(w, keys->port);
-		nm_w_cstr(w, keys->joined, ip);
+		nm_w_str(w, keys->joined, joined + 1, n);
 		return;
 	}
 	nm_w_u64(w, keys->port, port);
-	n = snprintf(joined, sizeof(joined), family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
-	nm_w_str(w, keys->joined, joined, (size_t)n);
+	/* "[ip6]:port" or "ip:port", built around the address already in place */
+	if (family == AF_INET6) {
+		joined[0] = '[';
+		at = n + 1;
+		joined[at++] = ']';
+	} else {
+		memmove(joined, joined + 1, n);
+		at = n;
+	}
+	joined[at++] = ':';
+	at += put_dec(joined + at, port);
+	nm_w_str(w, keys->joined, joined, at);
 }
 
 void nm_write_errno(struct nm_writer *w, const char *key, int64_t ret)

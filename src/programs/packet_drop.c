@@ -209,6 +209,37 @@ static int packet_drop_decode(struct nm_program *p, const void *record, struct n
 	return 0;
 }
 
+static size_t put_hex(char *out, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = hex[v & 15];
+		v >>= 4;
+	} while (v);
+	while (n)
+		out[i++] = tmp[--n];
+	return i;
+}
+
+/* "symbol+0xoff", or "0xaddr" when no symbol covers it; @len >= 40. */
+static size_t format_location(const struct packet_drop_body *b, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (b->symbol) {
+		n = strnlen(b->symbol, len - 24);
+		memcpy(out, b->symbol, n);
+		out[n++] = '+';
+	}
+	out[n++] = '0';
+	out[n++] = 'x';
+	n += put_hex(out + n, b->symbol ? b->symbol_offset : b->rec.location);
+	return n;
+}
+
 static void packet_drop_write(const struct nm_event *ev, struct nm_writer *w)
 {
 	const struct packet_drop_body *b = (const void *)ev->body;
@@ -216,7 +247,7 @@ static void packet_drop_write(const struct nm_event *ev, struct nm_writer *w)
 	bool l3 = r->drop_flags & NM_DROP_F_L3_PARSED;
 	bool l4 = r->drop_flags & NM_DROP_F_L4_PARSED;
 	char loc[160];
-	int n;
+	size_t n;
 
 	if (b->reason_name)
 		nm_w_cstr(w, "drop_reason", b->reason_name);
@@ -224,12 +255,8 @@ static void packet_drop_write(const struct nm_event *ev, struct nm_writer *w)
 		nm_w_cstr(w, "drop_reason", "UNKNOWN");
 	nm_w_u64(w, "drop_reason_code", r->reason);
 	nm_w_u64(w, "drop_reason_subsystem", r->reason >> 16);
-	if (b->symbol)
-		n = snprintf(loc, sizeof(loc), "%s+0x%llx", b->symbol,
-			     (unsigned long long)b->symbol_offset);
-	else
-		n = snprintf(loc, sizeof(loc), "0x%llx", (unsigned long long)r->location);
-	nm_w_str(w, "location", loc, (size_t)n < sizeof(loc) ? (size_t)n : sizeof(loc) - 1);
+	n = format_location(b, loc, sizeof(loc));
+	nm_w_str(w, "location", loc, n);
 	nm_w_cstr(w, "context", (r->drop_flags & NM_DROP_F_SOFTIRQ) ? "softirq" : "process");
 	if (l3) {
 		nm_w_cstr(w, "family", nm_family_name(r->family));
