@@ -20,9 +20,12 @@ struct pending_connect {
 	char unix_path[NM_UNIX_PATH_LEN];
 };
 
-/* Keyed by thread id: a thread is in at most one connect() at a time. */
+/*
+ * Keyed by thread id: a thread is in at most one connect() at a time. LRU, so
+ * entries of threads killed inside connect() cannot fill it up.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct pending_connect);

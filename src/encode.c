@@ -58,16 +58,19 @@ static const uint8_t special[256] = {
 	[0 ... 0x1f] = 2, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
 };
 
-/* Append @val as UTF-8, mapping stray bytes to U+0080..U+00FF; JSON-escape if @json. */
-static void put_text(struct nm_buf *b, const char *val, size_t len, bool json)
+/* Worst case output of text_at() for @len input bytes: \u00XX for a control byte. */
+#define TEXT_MAX(len) ((len) * 6)
+
+/*
+ * Write @len bytes of @s at @p as UTF-8, mapping stray bytes to U+0080..U+00FF,
+ * JSON-escaped if @json. @p has room for TEXT_MAX(len). Returns the new end.
+ */
+static uint8_t *text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
 {
 	static const char hex[] = "0123456789abcdef";
-	const uint8_t *s = (const uint8_t *)val;
 	uint8_t stop = json ? 1 : 2;
 	size_t i = 0, n;
 
-	if (nm_buf_reserve(b, len + 16))
-		return;
 	while (i < len) {
 		size_t start = i;
 		uint8_t c;
@@ -75,77 +78,40 @@ static void put_text(struct nm_buf *b, const char *val, size_t len, bool json)
 		/* the common case: a run of plain ASCII, copied at once */
 		while (i < len && special[s[i]] < stop)
 			i++;
-		nm_buf_append(b, s + start, i - start);
+		memcpy(p, s + start, i - start);
+		p += i - start;
 		if (i == len)
 			break;
 		c = s[i];
-		if (c < 0x80) {
-			uint8_t esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-
-			if (!json) {
-				nm_buf_putc(b, c);
-			} else if (c == '"' || c == '\\') {
-				nm_buf_putc(b, '\\');
-				nm_buf_putc(b, c);
-			} else if (c == '\n') {
-				nm_buf_append(b, "\\n", 2);
-			} else if (c == '\t') {
-				nm_buf_append(b, "\\t", 2);
-			} else if (c == '\r') {
-				nm_buf_append(b, "\\r", 2);
-			} else {
-				nm_buf_append(b, esc, sizeof(esc));
+		if (c >= 0x80) {
+			if ((n = nm_utf8_valid_seq(s + i, len - i))) {
+				memcpy(p, s + i, n);
+				p += n;
+				i += n;
+				continue;
 			}
-			i++;
-		} else if ((n = nm_utf8_valid_seq(s + i, len - i))) {
-			nm_buf_append(b, s + i, n);
-			i += n;
+			*p++ = (uint8_t)(0xc0 | (c >> 6));
+			*p++ = (uint8_t)(0x80 | (c & 0x3f));
+		} else if (!json) {
+			*p++ = c;
+		} else if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = c;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			*p++ = '\\';
+			*p++ = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
 		} else {
-			nm_buf_putc(b, 0xc0 | (c >> 6));
-			nm_buf_putc(b, 0x80 | (c & 0x3f));
-			i++;
+			memcpy(p, "\\u00", 4);
+			p[4] = (uint8_t)hex[c >> 4];
+			p[5] = (uint8_t)hex[c & 15];
+			p += 6;
 		}
+		i++;
 	}
+	return p;
 }
 
-/* ---- JSON -------------------------------------------------------------- */
-
-static void json_key(struct nm_writer *w, const char *key, size_t klen)
-{
-	/* room for the key and any number or literal that follows it */
-	if (nm_buf_reserve(w->out, klen + 4 + 24))
-		return;
-	if (!w->first)
-		w->out->data[w->out->len++] = ',';
-	w->first = false;
-	w->out->data[w->out->len++] = '"';
-	memcpy(w->out->data + w->out->len, key, klen); /* keys are literals, never escaped */
-	w->out->len += klen;
-	w->out->data[w->out->len++] = '"';
-	w->out->data[w->out->len++] = ':';
-}
-
-static void json_begin(struct nm_writer *w)
-{
-	w->first = true;
-	nm_buf_putc(w->out, '{');
-}
-
-static void json_end(struct nm_writer *w)
-{
-	nm_buf_putc(w->out, '}');
-}
-
-static void json_str(struct nm_writer *w, const char *key, size_t klen, const char *val,
-		     size_t len)
-{
-	json_key(w, key, klen);
-	nm_buf_putc(w->out, '"');
-	put_text(w->out, val, len, true);
-	nm_buf_putc(w->out, '"');
-}
-
-static void put_u64(struct nm_buf *b, uint64_t v)
+static uint8_t *u64_at(uint8_t *p, uint64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
 				    "25262728293031323334353637383940414243444546474849"
@@ -167,39 +133,110 @@ static void put_u64(struct nm_buf *b, uint64_t v)
 	} else {
 		tmp[--n] = (char)('0' + v);
 	}
-	nm_buf_append(b, tmp + n, (size_t)(20 - n));
+	memcpy(p, tmp + n, (size_t)(20 - n));
+	return p + (20 - n);
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+/*
+ * Make room for a key and @value_max bytes of value; returns where to write,
+ * after the key, or NULL (the buffer is marked oom).
+ */
+static uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
+{
+	struct nm_buf *b = w->out;
+	uint8_t *p;
+
+	if (nm_buf_reserve(b, klen + 4 + value_max))
+		return NULL;
+	p = b->data + b->len;
+	if (!w->first)
+		*p++ = ',';
+	w->first = false;
+	*p++ = '"';
+	memcpy(p, key, klen); /* keys are literals, never escaped */
+	p += klen;
+	*p++ = '"';
+	*p++ = ':';
+	return p;
+}
+
+static void json_done(struct nm_writer *w, uint8_t *p)
+{
+	if (p)
+		w->out->len = (size_t)(p - w->out->data);
+}
+
+static void json_begin(struct nm_writer *w)
+{
+	w->first = true;
+	nm_buf_putc(w->out, '{');
+}
+
+static void json_end(struct nm_writer *w)
+{
+	nm_buf_putc(w->out, '}');
+}
+
+static void json_str(struct nm_writer *w, const char *key, size_t klen, const char *val,
+		     size_t len)
+{
+	uint8_t *p = json_key(w, key, klen, TEXT_MAX(len) + 2);
+
+	if (!p)
+		return;
+	*p++ = '"';
+	p = text_at(p, (const uint8_t *)val, len, true);
+	*p++ = '"';
+	json_done(w, p);
 }
 
 static void json_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
 {
-	json_key(w, key, klen);
-	put_u64(w->out, v);
+	uint8_t *p = json_key(w, key, klen, 20);
+
+	if (p)
+		json_done(w, u64_at(p, v));
 }
 
 static void json_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
 {
-	json_key(w, key, klen);
+	uint8_t *p = json_key(w, key, klen, 21);
+
+	if (!p)
+		return;
 	if (v < 0) {
-		nm_buf_putc(w->out, '-');
-		put_u64(w->out, (uint64_t)0 - (uint64_t)v);
+		*p++ = '-';
+		p = u64_at(p, (uint64_t)0 - (uint64_t)v);
 	} else {
-		put_u64(w->out, (uint64_t)v);
+		p = u64_at(p, (uint64_t)v);
 	}
+	json_done(w, p);
+}
+
+static void json_literal(struct nm_writer *w, const char *key, size_t klen, const char *lit,
+			 size_t n)
+{
+	uint8_t *p = json_key(w, key, klen, n);
+
+	if (!p)
+		return;
+	memcpy(p, lit, n);
+	json_done(w, p + n);
 }
 
 static void json_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
 {
-	json_key(w, key, klen);
 	if (v)
-		nm_buf_append(w->out, "true", 4);
+		json_literal(w, key, klen, "true", 4);
 	else
-		nm_buf_append(w->out, "false", 5);
+		json_literal(w, key, klen, "false", 5);
 }
 
 static void json_null(struct nm_writer *w, const char *key, size_t klen)
 {
-	json_key(w, key, klen);
-	nm_buf_append(w->out, "null", 4);
+	json_literal(w, key, klen, "null", 4);
 }
 
 const struct nm_writer_ops nm_json_writer_ops = {
@@ -273,7 +310,9 @@ static void mp_str(struct nm_writer *w, const char *key, size_t klen, const char
 	/* Re-encode into UTF-8 first: the str header needs the final length. */
 	msgpack_pack_str(&pk, 0xffffffff); /* str32 header, length patched below */
 	at = w->out->len;
-	put_text(w->out, val, len, false);
+	if (!nm_buf_reserve(w->out, TEXT_MAX(len)))
+		w->out->len = (size_t)(text_at(w->out->data + at, (const uint8_t *)val, len, false) -
+				       w->out->data);
 	if (!w->out->oom) {
 		uint32_t n = (uint32_t)(w->out->len - at);
 		uint8_t *h = w->out->data + at - 4;

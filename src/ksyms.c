@@ -30,7 +30,7 @@ struct nm_ksyms *nm_ksyms_load(const char *path)
 {
 	struct nm_ksyms *k = calloc(1, sizeof(*k));
 	size_t cap = 0, names_cap = 0;
-	char line[512], name[256];
+	char line[512];
 	FILE *f;
 
 	if (!k)
@@ -41,15 +41,16 @@ struct nm_ksyms *nm_ksyms_load(const char *path)
 		return NULL;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long long addr;
-		char kind;
+		/* "ffffffff81000000 T name [module]": parsed by hand, sscanf is slow at 100k lines */
+		char *p, *name;
+		unsigned long long addr = strtoull(line, &p, 16);
 		size_t nlen;
 
-		if (sscanf(line, "%llx %c %255s", &addr, &kind, name) != 3 || !addr)
+		if (!addr || p[0] != ' ' || (p[1] != 't' && p[1] != 'T') || p[2] != ' ')
 			continue;
-		if (kind != 't' && kind != 'T')
-			continue;
-		nlen = strlen(name) + 1;
+		name = p + 3;
+		nlen = strcspn(name, " \t\n");
+		name[nlen++] = '\0';
 		if (k->n == cap) {
 			struct ksym *s = realloc(k->syms, (cap = cap ? cap * 2 : 65536) * sizeof(*s));
 

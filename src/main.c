@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,18 @@
 static volatile sig_atomic_t stop_signal;
 static struct nm_ratelimit poll_rl;
 static volatile sig_atomic_t reopen_requested;
+/* Lets a SIGTERM end a push that waits for room (when_full = "block") inside a ring drain. */
+static atomic_bool *volatile abort_flag;
 
 static void on_signal(int sig)
 {
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
 		reopen_requested = 1;
-	else
-		stop_signal = sig;
+		return;
+	}
+	stop_signal = sig;
+	if (abort_flag)
+		atomic_store(abort_flag, true);
 }
 
 static void usage(FILE *out)
@@ -85,6 +91,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	char err[1024] = "";
 	int64_t next_tick;
+	int64_t started_ms = mono_ms();
 	int opt, status = EXIT_FAILURE;
 #ifdef NM_WITH_CONTROL
 	struct nm_control *control = NULL;
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
 		nm_err("%s", err);
 		goto out;
 	}
+	abort_flag = nm_pipeline_abort_flag(pipeline);
 #ifdef NM_WITH_CONTROL
 	if (cfg->control.enabled) {
 		control = nm_control_start(cfg, pipeline, err, sizeof(err));
@@ -175,7 +183,8 @@ int main(int argc, char **argv)
 		nm_err("%s", err);
 		goto out;
 	}
-	nm_info("ebpf-netmon %s running: %s, host %s", PACKAGE_VERSION, cfg->source, cfg->host);
+	nm_info("ebpf-netmon %s running: %s, host %s, attached in %lld ms", PACKAGE_VERSION,
+		cfg->source, cfg->host, (long long)(mono_ms() - started_ms));
 
 	next_tick = mono_ms() + 1000;
 	while (!stop_signal) {
@@ -205,6 +214,7 @@ out:
 #ifdef NM_WITH_CONTROL
 	nm_control_stop(control);
 #endif
+	abort_flag = NULL;
 	nm_pipeline_destroy(pipeline);
 	nm_config_free(cfg);
 	return status;
