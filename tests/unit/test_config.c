@@ -127,11 +127,69 @@ static void test_defaults(void)
 	}
 }
 
+/*
+ * Mutations of the reference config (bytes flipped, lines cut, tokens swapped)
+ * must each either load or fail with "file:line: message" - never crash or leak
+ * (this runs under ASan in CI).
+ */
+static void test_mutations(void)
+{
+	const char *srcdir = getenv("top_srcdir");
+	char ref[4096], err[1024];
+	static char text[65536], mutated[65536];
+	size_t len;
+	FILE *f;
+
+	snprintf(ref, sizeof(ref), "%s/conf/ebpf-netmon.conf", srcdir ? srcdir : ".");
+	f = fopen(ref, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	srand(7);
+	for (int i = 0; i < 3000; i++) {
+		size_t n = len, at = (size_t)rand() % len;
+		struct nm_config *c;
+
+		memcpy(mutated, text, len);
+		switch (i % 4) {
+		case 0: /* flip a byte */
+			mutated[at] = (char)(rand() % 256);
+			break;
+		case 1: /* truncate */
+			n = at;
+			break;
+		case 2: /* swap in a structural character */
+			mutated[at] = "{}();=\"[],#"[rand() % 12];
+			break;
+		default: /* duplicate a chunk */
+			if (at + 64 < len && n + 64 < sizeof(mutated) - 1) {
+				memmove(mutated + at + 64, mutated + at, len - at);
+				n += 64;
+			}
+			break;
+		}
+		mutated[n] = '\0';
+		f = fopen(path, "w");
+		fwrite(mutated, 1, n, f);
+		fclose(f);
+		err[0] = '\0';
+		c = nm_config_load_file(path, err, sizeof(err));
+		if (!c && strncmp(err, path, strlen(path))) {
+			fprintf(stderr, "  mutation %d: error without location: %s\n", i, err);
+			check_failures++;
+		}
+		nm_config_free(c);
+	}
+}
+
 int main(void)
 {
 	snprintf(path, sizeof(path), "/tmp/nm-test-config-%d.conf", (int)getpid());
 	test_errors();
 	test_defaults();
+	test_mutations();
 	unlink(path);
 	CHECK_DONE();
 }
