@@ -14,7 +14,7 @@
  * `const struct nm_sink_type *nm_sink_module(void)`; the agent refuses one
  * whose api_version differs from its own.
  */
-#define NM_SINK_API_VERSION 1
+#define NM_SINK_API_VERSION 2
 
 struct nm_event;
 

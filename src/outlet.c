@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "outlet.h"
+#include "spool.h"
 
 #define DEFAULT_MAX_INFLIGHT 4096
 /* Wake an idle worker once this many events wait, or on nm_outlet_kick(): not per event. */
@@ -39,10 +40,19 @@ const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
 	[NM_SINK_DROP_SHUTDOWN] = "shutdown",
 	[NM_SINK_DROP_SPOOL_FULL] = "spool_full",
 	[NM_SINK_DROP_NO_MEMORY] = "no_memory",
+	[NM_SINK_DROP_SPOOL_ERROR] = "spool_error",
+	[NM_SINK_DROP_SPOOL_CORRUPT] = "spool_corrupt",
 };
+
+/* Slot status of a message left in the spool at shutdown: neither delivered nor lost. */
+#define STATUS_KEPT 1
+/* Slot status of a message whose outcome was already counted elsewhere. */
+#define STATUS_MOVED 2
+#define REFILL_BATCH 256
 
 struct inflight_slot {
 	struct nm_msg *msg;
+	nm_spool_pos spool_pos; /* 0, or where it sits in the spool until released */
 	int status;
 	bool done;
 };
@@ -67,6 +77,7 @@ struct nm_outlet {
 
 	/* pending: ring of queued events not yet handed to the sink */
 	struct nm_msg **pending;
+	nm_spool_pos *pending_pos; /* when_full = spool: beside pending, same index */
 	size_t pending_cap; /* max_events + 1, so a refused hand-off always fits back */
 	size_t pending_head;
 	size_t pending_count;
@@ -82,6 +93,11 @@ struct nm_outlet {
 	uint64_t delivered;
 	uint64_t dropped[NM_SINK_DROP_COUNT];
 	struct nm_ratelimit failure_rl;
+
+	struct nm_spool *spool; /* when_full = spool */
+	uint64_t kept;		/* read back from the spool, left there at shutdown */
+	bool ack_frozen;	/* a record was kept: later ones must not move the ack */
+	struct nm_ratelimit spool_rl;
 };
 
 static void sink_log(int level, const char *fmt, ...)
@@ -115,15 +131,29 @@ static void release_done(struct nm_outlet *o)
 
 		if (!s->done)
 			break;
-		if (s->status == 0)
+		/*
+		 * Delivered or counted: off the disk. Past a record kept for the next
+		 * run the position stays put, so the next run replays from there (some
+		 * delivered twice, none lost).
+		 */
+		if (s->spool_pos && s->status != STATUS_KEPT && !o->ack_frozen)
+			nm_spool_ack(o->spool, s->spool_pos);
+		if (s->status == STATUS_KEPT) {
+			o->kept++;
+			o->ack_frozen = true;
+		} else if (s->status == STATUS_MOVED) {
+			/* already counted: unread in the spool, or a spool drop */
+		} else if (s->status == 0) {
 			o->delivered++;
-		else if (s->status == -ECANCELED)
+		} else if (s->status == -ECANCELED) {
 			o->dropped[NM_SINK_DROP_SHUTDOWN]++;
-		else
+		} else {
 			o->dropped[NM_SINK_DROP_DELIVERY_FAILED]++;
+		}
 		o->queued_bytes -= msg_len(o, s->msg);
 		nm_msg_unref(s->msg);
 		s->msg = NULL;
+		s->spool_pos = 0;
 		s->done = false;
 		o->oldest_token++;
 		freed = true;
@@ -199,9 +229,24 @@ struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *
 	pthread_cond_init(&o->space, NULL);
 
 	if (q->when_full == NM_WHEN_FULL_SPOOL) {
-		snprintf(err, errlen, "sink %s: when_full = \"spool\" is not available in this build",
-			 name);
-		goto fail;
+		struct nm_spool_stats st;
+		char why[512];
+
+		o->pending_pos = calloc(o->pending_cap, sizeof(*o->pending_pos));
+		if (!o->pending_pos)
+			goto oom;
+		o->spool = nm_spool_open(q->spool_dir, (uint64_t)q->spool_max_bytes, why,
+					 sizeof(why));
+		if (!o->spool) {
+			snprintf(err, errlen, "sink %s: %s", name, why);
+			goto fail;
+		}
+		nm_spool_get_stats(o->spool, &st);
+		/* A previous run's backlog is received again, so the books still balance. */
+		o->received = st.recovered;
+		if (st.recovered)
+			nm_info("sink %s: %llu events in the spool at %s from a previous run, replaying",
+				name, (unsigned long long)st.recovered, q->spool_dir);
 	}
 
 	o->env.name = o->name;
@@ -237,6 +282,7 @@ static void hand_off(struct nm_outlet *o)
 		};
 		int rc;
 
+		s->spool_pos = o->pending_pos ? o->pending_pos[o->pending_head] : 0;
 		o->pending_head = (o->pending_head + 1) % o->pending_cap;
 		o->pending_count--;
 		s->msg = m;
@@ -252,6 +298,9 @@ static void hand_off(struct nm_outlet *o)
 			s->msg = NULL;
 			o->pending_head = (o->pending_head + o->pending_cap - 1) % o->pending_cap;
 			o->pending[o->pending_head] = m;
+			if (o->pending_pos)
+				o->pending_pos[o->pending_head] = s->spool_pos;
+			s->spool_pos = 0;
 			o->pending_count++;
 			return;
 		}
@@ -283,6 +332,33 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static bool has_room(const struct nm_outlet *o, uint32_t len);
+
+/* Read spooled events back into memory, oldest first, while there is room. Lock held. */
+static void refill(struct nm_outlet *o)
+{
+	for (int n = 0; n < REFILL_BATCH && nm_spool_unread(o->spool) && has_room(o, 0); n++) {
+		uint64_t corrupt = 0;
+		nm_spool_pos pos = 0;
+		struct nm_msg *m = nm_spool_read(o->spool, o->format, &pos, &corrupt);
+		size_t at;
+
+		if (corrupt) {
+			o->dropped[NM_SINK_DROP_SPOOL_CORRUPT] += corrupt;
+			nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
+					   "sink %s: skipped %llu corrupt records in spool %s",
+					   o->name, (unsigned long long)corrupt, o->q->spool_dir);
+		}
+		if (!m)
+			return;
+		at = (o->pending_head + o->pending_count) % o->pending_cap;
+		o->pending[at] = m;
+		o->pending_pos[at] = pos;
+		o->pending_count++;
+		o->queued_bytes += msg_len(o, m);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct nm_outlet *o = arg;
@@ -301,8 +377,14 @@ static void *worker(void *arg)
 		}
 		if (o->stopping && !deadline)
 			deadline = now_ms() + o->stop_timeout_ms;
+		if (o->spool && !o->stopping) {
+			refill(o);
+			nm_spool_tick(o->spool); /* bounds what a crash replays twice */
+		}
 		hand_off(o);
 		can_send = o->pending_count && inflight_count(o) < o->inflight_cap;
+		if (o->spool && !o->stopping && nm_spool_unread(o->spool) && has_room(o, 0))
+			can_send = true; /* more to read back: no idle wait */
 		waiting_reports = inflight_count(o) > 0;
 		if (o->stopping && (!o->pending_count || now_ms() >= deadline))
 			break;
@@ -349,12 +431,43 @@ static bool has_room(const struct nm_outlet *o, uint32_t len)
 	       o->queued_bytes + len <= (uint64_t)o->q->max_bytes;
 }
 
+/* Put @m (still the caller's) in the spool; a failure is counted under its reason. Lock held. */
+static int spool_push(struct nm_outlet *o, const struct nm_msg *m, bool front)
+{
+	int rc = nm_spool_append(o->spool, m, o->format, front);
+
+	if (!rc)
+		return 0;
+	if (rc == -EFBIG) {
+		o->dropped[NM_SINK_DROP_SPOOL_FULL]++;
+		nm_log_ratelimited(&o->spool_rl, NM_LOG_WARN,
+				   "sink %s: spool %s reached spool_max_bytes, dropping new events",
+				   o->name, o->q->spool_dir);
+	} else if (rc == -ENOMEM) {
+		o->dropped[NM_SINK_DROP_NO_MEMORY]++;
+	} else {
+		/* Disk full or failing: the sink degrades to counted loss, the agent runs on. */
+		o->dropped[NM_SINK_DROP_SPOOL_ERROR]++;
+		nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
+				   "sink %s: CANNOT WRITE SPOOL %s: %s; events are being lost",
+				   o->name, o->q->spool_dir, strerror(-rc));
+	}
+	return rc;
+}
+
 void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort)
 {
 	uint32_t len = msg_len(o, m);
 
 	pthread_mutex_lock(&o->lock);
 	o->received++;
+	/* Once anything is spooled, newer events queue behind it, on disk. */
+	if (o->spool && (nm_spool_unread(o->spool) || !has_room(o, len))) {
+		spool_push(o, m, false);
+		pthread_mutex_unlock(&o->lock);
+		nm_msg_unref(m);
+		return;
+	}
 	while (!has_room(o, len)) {
 		if (o->q->when_full == NM_WHEN_FULL_BLOCK && !o->stopping && !atomic_load(abort)) {
 			struct timespec ts;
@@ -387,6 +500,8 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 		return;
 	}
 	o->pending[(o->pending_head + o->pending_count) % o->pending_cap] = m;
+	if (o->pending_pos)
+		o->pending_pos[(o->pending_head + o->pending_count) % o->pending_cap] = 0;
 	o->pending_count++;
 	o->queued_bytes += len;
 	if (o->worker_idle && o->pending_count >= WAKE_BATCH)
@@ -447,6 +562,58 @@ static void drop_remaining(struct nm_outlet *o)
 	}
 }
 
+/*
+ * when_full = spool at shutdown: what is still in memory goes to the spool
+ * for the next run instead of being lost. Events read back from the spool are
+ * still there and only let go of. The in-memory ones are older than the
+ * spooled ones unless the spool is being read back, so they go in front of
+ * it then; otherwise (rare: memory and disk both busy) behind it. Lock held.
+ */
+static void keep_in_spool(struct nm_outlet *o)
+{
+	bool front = nm_spool_unread(o->spool) > 0;
+	uint64_t kept = 0;
+
+	for (uint64_t t = o->oldest_token; t < o->next_token; t++)
+		if (o->inflight[t % o->inflight_cap].spool_pos)
+			front = false;
+	for (size_t i = 0; i < o->pending_count; i++)
+		if (o->pending_pos[(o->pending_head + i) % o->pending_cap])
+			front = false;
+
+	for (uint64_t t = o->oldest_token; t < o->next_token; t++) {
+		struct inflight_slot *s = &o->inflight[t % o->inflight_cap];
+
+		if (s->done)
+			continue;
+		s->done = true;
+		if (s->spool_pos) {
+			s->status = STATUS_KEPT;
+		} else {
+			/* Now unread in the spool, or counted by spool_push: nothing more to count. */
+			s->status = STATUS_MOVED;
+			kept += !spool_push(o, s->msg, front);
+		}
+	}
+	release_done(o);
+	while (o->pending_count) {
+		struct nm_msg *m = o->pending[o->pending_head];
+		nm_spool_pos pos = o->pending_pos[o->pending_head];
+
+		o->pending_head = (o->pending_head + 1) % o->pending_cap;
+		o->pending_count--;
+		o->queued_bytes -= msg_len(o, m);
+		if (pos)
+			o->kept++;
+		else if (!spool_push(o, m, front))
+			kept++;
+		nm_msg_unref(m);
+	}
+	if (kept)
+		nm_info("sink %s: %llu undelivered events written to spool %s for the next run",
+			o->name, (unsigned long long)kept, o->q->spool_dir);
+}
+
 void nm_outlet_destroy(struct nm_outlet *o)
 {
 	if (!o)
@@ -454,14 +621,38 @@ void nm_outlet_destroy(struct nm_outlet *o)
 	nm_outlet_stop(o, 0);
 	if (o->sink)
 		o->type->destroy(o->sink); /* may still report */
+	o->sink = NULL;
 	if (o->pending) {
+		struct nm_outlet_stats st;
+		uint64_t dropped = 0;
+
 		pthread_mutex_lock(&o->lock);
+		if (o->spool)
+			keep_in_spool(o);
 		drop_remaining(o);
 		pthread_mutex_unlock(&o->lock);
 		if (o->dropped[NM_SINK_DROP_SHUTDOWN])
 			nm_warn("sink %s: %llu events not delivered at shutdown", o->name,
 				(unsigned long long)o->dropped[NM_SINK_DROP_SHUTDOWN]);
+		/* The books of this run, for operators and tests: they must balance. */
+		nm_outlet_get_stats(o, &st);
+		for (int i = 0; i < NM_SINK_DROP_COUNT; i++)
+			dropped += st.dropped[i];
+		nm_info("sink %s: final: received %llu delivered %llu dropped %llu spooled %llu "
+			"(queue_full %llu delivery_failed %llu shutdown %llu spool_full %llu "
+			"spool_error %llu spool_corrupt %llu no_memory %llu)",
+			o->name, (unsigned long long)st.received, (unsigned long long)st.delivered,
+			(unsigned long long)dropped, (unsigned long long)st.spooled,
+			(unsigned long long)st.dropped[NM_SINK_DROP_QUEUE_FULL],
+			(unsigned long long)st.dropped[NM_SINK_DROP_DELIVERY_FAILED],
+			(unsigned long long)st.dropped[NM_SINK_DROP_SHUTDOWN],
+			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_FULL],
+			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_ERROR],
+			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_CORRUPT],
+			(unsigned long long)st.dropped[NM_SINK_DROP_NO_MEMORY]);
 	}
+	nm_spool_close(o->spool);
+	free(o->pending_pos);
 	free(o->pending);
 	free(o->inflight);
 	free(o->name);
@@ -493,8 +684,16 @@ void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s)
 	s->inflight = inflight_count(o);
 	s->queued = o->pending_count + s->inflight;
 	s->queued_bytes = o->queued_bytes;
+	if (o->spool) {
+		struct nm_spool_stats st;
+
+		nm_spool_get_stats(o->spool, &st);
+		s->spooled = st.unread + o->kept;
+		s->recovered = st.recovered;
+		s->spool_bytes = st.bytes;
+	}
 	pthread_mutex_unlock(&o->lock);
-	s->healthy = !o->type->healthy || o->type->healthy(o->sink);
+	s->healthy = o->sink && (!o->type->healthy || o->type->healthy(o->sink));
 }
 
 void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
@@ -520,6 +719,11 @@ void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
 	nm_w_u64(w, "queued", s.queued);
 	nm_w_u64(w, "in_flight", s.inflight);
 	nm_w_u64(w, "queued_bytes", s.queued_bytes);
+	if (o->spool) {
+		nm_w_u64(w, "spooled", s.spooled);
+		nm_w_u64(w, "spool_bytes", s.spool_bytes);
+		nm_w_u64(w, "recovered", s.recovered);
+	}
 	if (o->type->stats)
 		o->type->stats(o->sink, w);
 }

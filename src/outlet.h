@@ -34,17 +34,26 @@ enum nm_sink_drop {
 	NM_SINK_DROP_SHUTDOWN,
 	NM_SINK_DROP_SPOOL_FULL,
 	NM_SINK_DROP_NO_MEMORY,
+	NM_SINK_DROP_SPOOL_ERROR,   /* the spool could not be written (disk full, I/O error) */
+	NM_SINK_DROP_SPOOL_CORRUPT, /* a spooled record failed its checksum or was torn */
 	NM_SINK_DROP_COUNT,
 };
 
 extern const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT];
 
-/* A consistent snapshot: received == delivered + sum(dropped) + queued. */
+/*
+ * A consistent snapshot: received == delivered + sum(dropped) + queued + spooled.
+ * With when_full = spool, received includes what a previous run left in the
+ * spool (recovered), and spooled is what waits on disk, not in memory.
+ */
 struct nm_outlet_stats {
 	uint64_t received;
 	uint64_t delivered;
 	uint64_t dropped[NM_SINK_DROP_COUNT];
-	uint64_t queued;   /* pending + in flight */
+	uint64_t queued;   /* pending + in flight, in memory */
+	uint64_t spooled;  /* on disk, not yet read back (or kept there at shutdown) */
+	uint64_t recovered; /* found in the spool at start; part of received */
+	uint64_t spool_bytes;
 	uint64_t inflight; /* accepted by the sink, not yet reported */
 	uint64_t queued_bytes;
 	bool healthy;
@@ -71,7 +80,10 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 /* Wake the worker for what was pushed since: the reader calls it after each drain. */
 void nm_outlet_kick(struct nm_outlet *o);
 void nm_outlet_request_reopen(struct nm_outlet *o);
-/* Deliver what is queued within @timeout_ms, then stop; what is left is counted as shutdown. */
+/*
+ * Deliver what is queued within @timeout_ms, then stop; what is left is counted
+ * as shutdown, or with when_full = spool kept in the spool for the next run.
+ */
 void nm_outlet_stop(struct nm_outlet *o, int timeout_ms);
 void nm_outlet_destroy(struct nm_outlet *o);
 

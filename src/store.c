@@ -1,4 +1,4 @@
-/* store.c - a ring of event copies with per-type, per-pid and per-command chains for fast queries. */
+/* store.c - a ring of event copies, chained per type, pid and command for fast queries. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -87,7 +87,6 @@ struct nm_store {
 	bool types_overflow;
 	struct ix pids;
 	struct ix comms;
-	uint64_t evicted;
 	uint64_t queries;
 
 	struct nm_store_sub *subs;
@@ -296,7 +295,6 @@ static void evict(struct nm_store *s, uint64_t k)
 		unlink_chain(&s->pids, key, k);
 		unlink_chain(&s->comms, m->comm, k);
 	}
-	s->evicted++;
 }
 
 static uint8_t type_index(struct nm_store *s, const struct nm_program_type *type)
@@ -406,7 +404,8 @@ bool nm_store_filter_match(const struct nm_store_filter *f, const struct nm_even
 	if (f->has_command) {
 		size_t n = strnlen(ev->command, NM_EVENT_COMM_MAX);
 
-		if (n != strnlen(f->command, NM_EVENT_COMM_MAX) || memcmp(ev->command, f->command, n))
+		if (n != strnlen(f->command, NM_EVENT_COMM_MAX) ||
+		    memcmp(ev->command, f->command, n))
 			return false;
 	}
 	if (f->has_since && ev->wall_ns < f->since_ns)
@@ -417,8 +416,8 @@ bool nm_store_filter_match(const struct nm_store_filter *f, const struct nm_even
 }
 
 /* Matches on the side data alone, so a scan never touches the events themselves. */
-static bool meta_match(const struct nm_store *s, const struct meta *m, const struct nm_store_filter *f,
-		       int want_type)
+static bool meta_match(const struct nm_store *s, const struct meta *m,
+		       const struct nm_store_filter *f, int want_type)
 {
 	if (f->type) {
 		if (m->type_idx == NO_TYPE) {
@@ -575,7 +574,7 @@ void nm_store_get_stats(struct nm_store *s, struct nm_store_stats *st)
 	st->capacity = s->capacity;
 	st->stored = s->next - visible_oldest(s);
 	st->added = s->next;
-	st->evicted = s->evicted;
+	st->evicted = s->next - st->stored; /* out of the query window, whatever the ring holds */
 	st->queries = s->queries;
 	st->subscribers = s->nsubs;
 	st->stream_sent = s->gone_sent;
@@ -621,7 +620,7 @@ struct nm_store_sub *nm_store_subscribe(struct nm_store *s, const struct nm_stor
 }
 
 long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_event *evs,
-		       size_t max, uint64_t *dropped)
+		       size_t max, void (*park)(void *ctx), void *ctx, uint64_t *dropped)
 {
 	long n = 0;
 
@@ -639,24 +638,28 @@ long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_e
 		sub->sent++;
 	}
 	if (!n) {
-		if (s->closing)
+		if (s->closing) {
 			n = -ESHUTDOWN;
-		else
+		} else {
+			if (park)
+				park(ctx);
 			sub->waiting = true;
+		}
 	}
 	*dropped = sub->dropped;
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
 
-void nm_store_close(struct nm_store *s)
+static void wake_waiting(struct nm_store *s, bool closing)
 {
 	/* One at a time: the wake-up runs unlocked, and shutdown needs no allocation. */
 	for (;;) {
 		struct wake w = { NULL, NULL };
 
 		pthread_mutex_lock(&s->lock);
-		s->closing = true;
+		if (closing)
+			s->closing = true;
 		for (struct nm_store_sub *sub = s->subs; sub; sub = sub->next) {
 			if (sub->waiting) {
 				sub->waiting = false;
@@ -669,6 +672,16 @@ void nm_store_close(struct nm_store *s)
 			return;
 		w.fn(w.ctx);
 	}
+}
+
+void nm_store_close(struct nm_store *s)
+{
+	wake_waiting(s, true);
+}
+
+void nm_store_poke(struct nm_store *s)
+{
+	wake_waiting(s, false);
 }
 
 void nm_store_unsubscribe(struct nm_store *s, struct nm_store_sub *sub)

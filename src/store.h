@@ -76,13 +76,17 @@ struct nm_store_sub *nm_store_subscribe(struct nm_store *s, const struct nm_stor
 					size_t queue_len, void (*wake)(void *ctx), void *ctx);
 /*
  * Copy up to @max queued events into @evs, oldest first. Returns how many;
- * 0 arms the wake-up; -ESHUTDOWN once the store is closing and nothing is
- * left. *@dropped receives the subscriber's drop count.
+ * -ESHUTDOWN once the store is closing and nothing is left. On 0, @park(@ctx)
+ * (if not NULL) is called under the store's lock and the wake-up is armed
+ * after it, so a wake-up never overtakes the parking. *@dropped receives the
+ * subscriber's drop count.
  */
 long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_event *evs,
-		       size_t max, uint64_t *dropped);
+		       size_t max, void (*park)(void *ctx), void *ctx, uint64_t *dropped);
 /* Shutting down: no new subscribers, and every waiting one is woken to see -ESHUTDOWN. */
 void nm_store_close(struct nm_store *s);
+/* Wake every waiting subscriber with nothing new: lets the server notice clients gone. */
+void nm_store_poke(struct nm_store *s);
 void nm_store_unsubscribe(struct nm_store *s, struct nm_store_sub *sub);
 
 #endif

@@ -29,9 +29,16 @@ enum common_field {
 };
 
 static const char *const common_names[] = {
-	[F_ID] = "id",	 [F_SEQ] = "seq", [F_TYPE] = "type",	   [F_HOST] = "host",
-	[F_TIMESTAMP_NS] = "timestamp_ns", [F_PID] = "pid",   [F_TID] = "tid",
-	[F_UID] = "uid", [F_COMMAND] = "command", [F_CGROUP_ID] = "cgroup_id",
+	[F_ID] = "id",
+	[F_SEQ] = "seq",
+	[F_TYPE] = "type",
+	[F_HOST] = "host",
+	[F_TIMESTAMP_NS] = "timestamp_ns",
+	[F_PID] = "pid",
+	[F_TID] = "tid",
+	[F_UID] = "uid",
+	[F_COMMAND] = "command",
+	[F_CGROUP_ID] = "cgroup_id",
 };
 
 struct part {
@@ -85,8 +92,9 @@ static int check_literal(const char *s, size_t n, enum nm_tpl_kind kind, char *e
 			return -EINVAL;
 		}
 		if (kind == NM_TPL_MQTT_TOPIC && (c == '+' || c == '#' || c < 0x20 || c == 0x7f)) {
-			snprintf(err, errlen, "MQTT topic text may not contain '+', '#' or control "
-					      "characters");
+			snprintf(err, errlen,
+				 "MQTT topic text may not contain '+', '#' or control "
+				 "characters");
 			return -EINVAL;
 		}
 	}
@@ -185,8 +193,8 @@ struct nm_template *nm_template_new(const char *text, enum nm_tpl_kind kind, cha
 		for (end = name; ident_char(*end, end == name); end++)
 			;
 		if (*end != '}' || end == name) {
-			snprintf(err, errlen, "bad variable at \"%.20s\": use ${field}, e.g. ${host}",
-				 s);
+			snprintf(err, errlen,
+				 "bad variable at \"%.20s\": use ${field}, e.g. ${host}", s);
 			goto fail;
 		}
 		if (add_part(t, PART_VAR, name, (size_t)(end - name), err, errlen))
@@ -207,8 +215,9 @@ struct nm_template *nm_template_new(const char *text, enum nm_tpl_kind kind, cha
 	if (kind != NM_TPL_KAFKA_KEY) {
 		/* Literal text first, so no event can pick a topic outside the operator's tree. */
 		if (!t->prefix[0]) {
-			snprintf(err, errlen, "topic \"%s\" must start with literal text, e.g. "
-					      "\"netmon/${type}\"",
+			snprintf(err, errlen,
+				 "topic \"%s\" must start with literal text, e.g. "
+				 "\"netmon/${type}\"",
 				 text);
 			goto fail;
 		}
@@ -281,31 +290,31 @@ static void cap_nop(struct nm_writer *w)
 {
 }
 
-static void cap_str(struct nm_writer *w, const char *key, const char *val, size_t len)
+static void cap_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
 {
 	cap_set(w, key, val, len);
 }
 
-static void cap_u64(struct nm_writer *w, const char *key, uint64_t v)
+static void cap_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
 {
 	char b[24];
 
 	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%" PRIu64, v));
 }
 
-static void cap_i64(struct nm_writer *w, const char *key, int64_t v)
+static void cap_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
 {
 	char b[24];
 
 	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%" PRId64, v));
 }
 
-static void cap_bool(struct nm_writer *w, const char *key, bool v)
+static void cap_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
 {
 	cap_set(w, key, v ? "true" : "false", v ? 4 : 5);
 }
 
-static void cap_null(struct nm_writer *w, const char *key)
+static void cap_null(struct nm_writer *w, const char *key, size_t klen)
 {
 	/* A null value is a missing one: left unfound. */
 }
@@ -352,8 +361,10 @@ static const char *common_value(enum common_field f, const struct nm_event *ev, 
 	case F_TID:
 	case F_UID:
 	case F_CGROUP_ID: {
-		uint64_t v = f == F_PID ? ev->pid : f == F_TID ? ev->tid : f == F_UID ? ev->uid
-										   : ev->cgroup_id;
+		uint64_t v = f == F_PID	  ? ev->pid
+			     : f == F_TID ? ev->tid
+			     : f == F_UID ? ev->uid
+					  : ev->cgroup_id;
 
 		if (!ev->has_task)
 			return NULL;

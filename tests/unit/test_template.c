@@ -121,9 +121,9 @@ int main(void)
 		char tpl[400];
 
 		make_event(&ev, "curl", 4);
-		snprintf(tpl, sizeof(tpl), "%s%s%s.${host}", big, big, big);
+		snprintf(tpl, sizeof(tpl), "%s%s%s%s.${host}", big, big, big, big);
 		CHECK_EQ_INT(render(tpl, NM_TPL_KAFKA_TOPIC, &ev, out), -ENAMETOOLONG);
-		snprintf(tpl, sizeof(tpl), "%s%s.${host}", big, big);
+		snprintf(tpl, sizeof(tpl), "%s%s%s.${host}", big, big, big);
 		CHECK_EQ_INT(render(tpl, NM_TPL_KAFKA_TOPIC, &ev, out), 0);
 	}
 

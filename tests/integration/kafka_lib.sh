@@ -1,0 +1,72 @@
+# kafka_lib.sh - sourced by kafka_*.sh after lib.sh: a mock Kafka cluster and kcat read-back.
+
+KAFKA_MOCK=$top_builddir/tests/helpers/nm-kafka-mock
+command -v kcat >/dev/null 2>&1 || apt-get install -y -q kcat >/dev/null 2>&1 || {
+	echo "SKIP: kcat missing and cannot be installed"
+	exit 77
+}
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
+[ -x "$KAFKA_MOCK" ] || fail "$KAFKA_MOCK not built"
+
+# start_kafka [TOPIC...]: a one-broker mock cluster; sets $KAFKA_PID and $BOOTSTRAP.
+start_kafka() {
+	args=
+	for t in "$@"; do args="$args -t $t"; done
+	rm -f "$T/kafka.boot"
+	# shellcheck disable=SC2086
+	"$KAFKA_MOCK" -p 3 $args >"$T/kafka.boot" 2>"$T/kafka.log" &
+	KAFKA_PID=$!
+	echo "kill -KILL $KAFKA_PID" >"$T/kafka.cleanup"
+	wait_for test -s "$T/kafka.boot" || fail "mock Kafka cluster did not start"
+	BOOTSTRAP=$(head -1 "$T/kafka.boot")
+}
+
+kafka_down() { kill -USR1 "$KAFKA_PID"; }
+kafka_up() { kill -USR2 "$KAFKA_PID"; }
+
+# kafka_read TOPIC: every message of TOPIC as "key<TAB>headers<TAB>payload" lines.
+kafka_read() {
+	timeout 30 kcat -C -q -b "$BOOTSTRAP" -t "$1" -o beginning -e -f '%k\t%h\t%s\n' 2>>"$T/kcat.log"
+}
+
+# count_ids FILE COMM: "distinct duplicates" of JSON events in FILE whose command is COMM.
+count_ids() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+ids = {}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    i = line.find("{")
+    if i < 0:
+        continue
+    try:
+        ev = json.loads(line[i:])
+    except ValueError:
+        continue
+    if ev.get("command") == sys.argv[2]:
+        ids[ev["id"]] = ids.get(ev["id"], 0) + 1
+print(len(ids), sum(ids.values()) - len(ids))
+PY
+}
+
+# Config lines for tests: only connection events (our traffic), a big ring so that
+# other processes' bursts on a shared machine do not cost our events in the kernel.
+QUIET_PROGRAMS='programs = { packet_drop = { enabled = false; }; connection = { ring_size = 33554432; }; };'
+
+# final_books SINK: "received delivered dropped spooled" from the agent's final line for SINK.
+final_books() {
+	sed -n "s/.*sink $1: final: received \([0-9]*\) delivered \([0-9]*\) dropped \([0-9]*\) spooled \([0-9]*\).*/\1 \2 \3 \4/p" \
+		"$T/agent.log" | tail -1
+}
+
+# wait_count SECONDS WANT CMD...: until CMD prints a number >= WANT.
+wait_count() {
+	secs=$1 want=$2
+	shift 2
+	n=0
+	for _ in $(seq 1 "$secs"); do
+		n=$("$@")
+		[ "$n" -ge "$want" ] && return 0
+		sleep 1
+	done
+	return 1
+}
