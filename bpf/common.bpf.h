@@ -18,13 +18,13 @@
  * drains on a short timer; only a ring filling past this many bytes forces a
  * wake-up. Set from user space before load.
  */
-const volatile __u64 nm_wakeup_bytes = 256 * 1024;
+const volatile __u64 nm_wakeup_bytes = 128 * 1024;
 
 /* Every program declares its own ring and counters with these two macros. */
 #define NM_DECLARE_RING()                                                                          \
 	struct {                                                                                   \
 		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
-		__uint(max_entries, 4 * 1024 * 1024);                                              \
+		__uint(max_entries, 2 * 1024 * 1024);                                              \
 	} events SEC(".maps");                                                                     \
 	struct {                                                                                   \
 		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \

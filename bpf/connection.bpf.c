@@ -127,44 +127,44 @@ int nm_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		goto out;
 
 	nm_fill_task(&r->hdr);
-	r->ret = (__s32)ctx->ret;
-	r->latency_ns = r->hdr.timestamp_ns - p->start_ns;
-	r->fd = p->fd;
-	r->family = p->family;
-	r->dport = bpf_ntohs(p->port);
-	r->sport = 0;
-	r->conn_flags = 0;
-	r->protocol = 0;
-	r->sock_type = 0;
-	__builtin_memcpy(r->daddr, p->addr, sizeof(r->daddr));
-	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
-	__builtin_memcpy(r->unix_path, p->unix_path, sizeof(r->unix_path));
-	r->unix_path_len = p->unix_path_len;
-	r->reserved = 0;
+	r->c.ret = (__s32)ctx->ret;
+	r->c.latency_ns = r->hdr.timestamp_ns - p->start_ns;
+	r->c.fd = p->fd;
+	r->c.family = p->family;
+	r->c.dport = bpf_ntohs(p->port);
+	r->c.sport = 0;
+	r->c.conn_flags = 0;
+	r->c.protocol = 0;
+	r->c.sock_type = 0;
+	__builtin_memcpy(r->c.daddr, p->addr, sizeof(r->c.daddr));
+	__builtin_memset(r->c.saddr, 0, sizeof(r->c.saddr));
+	__builtin_memcpy(r->c.unix_path, p->unix_path, sizeof(r->c.unix_path));
+	r->c.unix_path_len = p->unix_path_len;
+	r->c.reserved = 0;
 
 	sock = fd_to_socket(p->fd);
 	if (sock)
 		sk = BPF_CORE_READ(sock, sk);
 	if (sk) {
-		r->conn_flags |= NM_CONN_F_PROTO_KNOWN;
-		r->protocol = BPF_CORE_READ(sk, sk_protocol);
-		r->sock_type = BPF_CORE_READ(sk, sk_type);
-		r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		if (r->sport) {
-			r->conn_flags |= NM_CONN_F_SOURCE_KNOWN;
+		r->c.conn_flags |= NM_CONN_F_PROTO_KNOWN;
+		r->c.protocol = BPF_CORE_READ(sk, sk_protocol);
+		r->c.sock_type = BPF_CORE_READ(sk, sk_type);
+		r->c.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		r->c.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (r->c.sport) {
+			r->c.conn_flags |= NM_CONN_F_SOURCE_KNOWN;
 			if (p->family == AF_INET) {
 				__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 
-				__builtin_memcpy(r->saddr, &s, 4);
+				__builtin_memcpy(r->c.saddr, &s, 4);
 			} else if (p->family == AF_INET6) {
-				BPF_CORE_READ_INTO(r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+				BPF_CORE_READ_INTO(r->c.saddr, sk, __sk_common.skc_v6_rcv_saddr);
 			}
 		}
 	} else {
 		struct task_struct *task = bpf_get_current_task_btf();
 
-		r->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+		r->c.netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 	}
 	nm_submit(&events, &counters, r);
 out:

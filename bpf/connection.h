@@ -11,8 +11,8 @@
 #define NM_CONN_F_PROTO_KNOWN  0x2 /* the fd resolved to a socket; protocol/sock_type are real */
 #define NM_CONN_F_UNIX_ABSTRACT 0x4 /* AF_UNIX path is in the abstract namespace */
 
-struct nm_connection_record {
-	struct nm_record_hdr hdr;
+/* What follows the common header; user space keeps just this part of the record. */
+struct nm_connection_fields {
 	__u32 netns;	   /* network namespace inode */
 	__s32 ret;	   /* connect() return value */
 	__u64 latency_ns;  /* syscall enter to exit */
@@ -28,6 +28,11 @@ struct nm_connection_record {
 	__u8 daddr[16];	   /* IPv4 in the first 4 bytes */
 	__u8 saddr[16];
 	char unix_path[NM_UNIX_PATH_LEN]; /* AF_UNIX only */
+};
+
+struct nm_connection_record {
+	struct nm_record_hdr hdr;
+	struct nm_connection_fields c;
 };
 
 #endif

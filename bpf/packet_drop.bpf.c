@@ -104,41 +104,41 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct nm_packet_
 
 	if (nh == (__u16)~0U)
 		return;
-	if (r->l3_proto == ETH_P_IP) {
+	if (r->d.l3_proto == ETH_P_IP) {
 		struct iphdr ip;
 
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
 			return;
-		r->family = AF_INET;
-		__builtin_memcpy(r->saddr, &ip.saddr, 4);
-		__builtin_memcpy(r->daddr, &ip.daddr, 4);
+		r->d.family = AF_INET;
+		__builtin_memcpy(r->d.saddr, &ip.saddr, 4);
+		__builtin_memcpy(r->d.daddr, &ip.daddr, 4);
 		l4 = ip.protocol;
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + ip.ihl * 4;
-	} else if (r->l3_proto == ETH_P_IPV6) {
+	} else if (r->d.l3_proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return;
-		r->family = AF_INET6;
-		__builtin_memcpy(r->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(r->daddr, &ip6.daddr, 16);
+		r->d.family = AF_INET6;
+		__builtin_memcpy(r->d.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(r->d.daddr, &ip6.daddr, 16);
 		l4 = ip6.nexthdr; /* extension headers are not walked */
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + sizeof(ip6);
 	} else {
 		return;
 	}
-	r->drop_flags |= NM_DROP_F_L3_PARSED;
-	r->l4_proto = l4;
+	r->d.drop_flags |= NM_DROP_F_L3_PARSED;
+	r->d.l4_proto = l4;
 	if (l4 == IPPROTO_TCP || l4 == IPPROTO_UDP) {
 		__be16 ports[2];
 
 		if (bpf_probe_read_kernel(ports, sizeof(ports), head + th))
 			return;
-		r->sport = bpf_ntohs(ports[0]);
-		r->dport = bpf_ntohs(ports[1]);
-		r->drop_flags |= NM_DROP_F_L4_PARSED;
+		r->d.sport = bpf_ntohs(ports[0]);
+		r->d.dport = bpf_ntohs(ports[1]);
+		r->d.drop_flags |= NM_DROP_F_L4_PARSED;
 	}
 }
 
@@ -160,24 +160,24 @@ int BPF_PROG(nm_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	__builtin_memset(&r->hdr.pid, 0,
 			 sizeof(*r) - __builtin_offsetof(struct nm_packet_drop_record, hdr.pid));
 	if (in_irq_context())
-		r->drop_flags |= NM_DROP_F_SOFTIRQ;
+		r->d.drop_flags |= NM_DROP_F_SOFTIRQ;
 	else
 		nm_fill_task(&r->hdr);
 
-	r->location = (__u64)location;
-	r->reason = (__u32)reason;
-	r->len = skb->len;
-	r->l3_proto = bpf_ntohs(skb->protocol);
+	r->d.location = (__u64)location;
+	r->d.reason = (__u32)reason;
+	r->d.len = skb->len;
+	r->d.l3_proto = bpf_ntohs(skb->protocol);
 	dev = skb->dev;
 	if (dev) {
-		r->ifindex = dev->ifindex;
-		bpf_probe_read_kernel_str(r->ifname, sizeof(r->ifname), dev->name);
-		r->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		r->d.ifindex = dev->ifindex;
+		bpf_probe_read_kernel_str(r->d.ifname, sizeof(r->d.ifname), dev->name);
+		r->d.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
 	} else {
 		struct sock *sk = rx_sk ? rx_sk : skb->sk;
 
 		if (sk)
-			r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+			r->d.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	}
 	parse_headers(skb, r);
 	nm_submit(&events, &counters, r);

@@ -11,8 +11,8 @@
 #define NM_DROP_F_L4_PARSED 0x2 /* sport/dport are valid */
 #define NM_DROP_F_SOFTIRQ   0x4 /* dropped in softirq/hardirq context */
 
-struct nm_packet_drop_record {
-	struct nm_record_hdr hdr;
+/* What follows the common header; user space keeps just this part of the record. */
+struct nm_packet_drop_fields {
 	__u64 location;	 /* kernel text address that freed the skb */
 	__u32 reason;	 /* enum skb_drop_reason, subsystem in the upper 16 bits */
 	__u32 netns;
@@ -27,6 +27,11 @@ struct nm_packet_drop_record {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char ifname[NM_IFNAME_LEN];
+};
+
+struct nm_packet_drop_record {
+	struct nm_record_hdr hdr;
+	struct nm_packet_drop_fields d;
 };
 
 #endif

@@ -34,10 +34,10 @@ static const struct nm_option top_options[] = {
 static const struct nm_option program_common_options[] = {
 	{ "enabled", NM_OPT_BOOL, offsetof(struct nm_program_common_config, enabled), "true", 0, 0,
 	  NULL, "load and attach this program" },
-	{ "ring_size", NM_OPT_INT, offsetof(struct nm_program_common_config, ring_size), "4194304",
+	{ "ring_size", NM_OPT_INT, offsetof(struct nm_program_common_config, ring_size), "2097152",
 	  4096, 1LL << 30, NULL, "ring buffer bytes; a power of two" },
 	{ "wakeup_bytes", NM_OPT_INT, offsetof(struct nm_program_common_config, wakeup_bytes),
-	  "262144", 0, 1LL << 30, NULL, "ring fill that wakes the reader early" },
+	  "131072", 0, 1LL << 30, NULL, "ring fill that wakes the reader early" },
 	{ NULL },
 };
 

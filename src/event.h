@@ -9,8 +9,8 @@
 
 struct nm_program_type;
 
-#define NM_EVENT_ID_LEN	   40
-#define NM_EVENT_BODY_MAX  320
+#define NM_EVENT_ID_LEN	   34 /* "<run id>-<seq>", 16 hex digits each, and a NUL */
+#define NM_EVENT_BODY_MAX  184 /* the largest program body: connection */
 #define NM_EVENT_COMM_MAX  16
 
 struct nm_event {
@@ -24,11 +24,17 @@ struct nm_event {
 	uint32_t uid;
 	uint64_t cgroup_id;
 	char command[NM_EVENT_COMM_MAX];    /* not NUL-terminated when full */
-	char id[NM_EVENT_ID_LEN];
+	uint64_t run_id;		    /* the agent run that saw it: with seq, the event's id */
 	const char *host; /* borrowed from the pipeline, outlives every event */
 	/* The program's decoded record and enrichment, laid out by the program. */
 	_Alignas(8) unsigned char body[NM_EVENT_BODY_MAX];
 };
+
+/*
+ * The event's id: run id and seq in hex, so it is unique, and the same however
+ * often the event is delivered. Writes NM_EVENT_ID_LEN bytes, NUL included.
+ */
+void nm_event_id(const struct nm_event *ev, char out[NM_EVENT_ID_LEN]);
 
 /* Write every field of @ev, common ones first, as one map. */
 void nm_event_write(const struct nm_event *ev, struct nm_writer *w);

@@ -82,18 +82,6 @@ int64_t nm_pipeline_wall_ns(const struct nm_pipeline *p, uint64_t boot_ns)
 	return (int64_t)boot_ns + atomic_load(&((struct nm_pipeline *)p)->clock_offset_ns);
 }
 
-static void format_id(char *out, uint64_t run_id, uint64_t seq)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 16; i++)
-		out[i] = hex[(run_id >> (60 - 4 * i)) & 15];
-	out[16] = '-';
-	for (int i = 0; i < 16; i++)
-		out[17 + i] = hex[(seq >> (60 - 4 * i)) & 15];
-	out[33] = '\0';
-}
-
 /* Stamp, encode once per format in use, hand one reference to every outlet and tap. */
 static void publish(struct nm_pipeline *p, struct nm_event *ev)
 {
@@ -103,7 +91,7 @@ static void publish(struct nm_pipeline *p, struct nm_event *ev)
 	ev->seq = ++p->seq;
 	ev->host = p->cfg->host;
 	ev->wall_ns = nm_pipeline_wall_ns(p, ev->timestamp_ns);
-	format_id(ev->id, p->run_id, ev->seq);
+	ev->run_id = p->run_id;
 
 	for (size_t i = 0; i < p->ntaps; i++)
 		p->taps[i].on_event(p->taps[i].ctx, ev);

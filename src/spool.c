@@ -449,7 +449,7 @@ static const struct nm_writer_ops record_ops = {
 
 /*
  * Body: format u8, has_task u8, pid tid uid u32, seq timestamp_ns wall_ns
- * cgroup_id u64, command[16], id[40], type and host (u32 length + bytes),
+ * cgroup_id run_id u64, command[16], type and host (u32 length + bytes),
  * program fields (u32 length + blob), data (u32 length + bytes). Host byte
  * order: a spool is read back by the machine that wrote it.
  */
@@ -474,7 +474,7 @@ static void build_record(struct nm_buf *b, const struct nm_msg *m, enum nm_forma
 	put_u64(b, (uint64_t)ev->wall_ns);
 	put_u64(b, ev->cgroup_id);
 	put(b, ev->command, sizeof(ev->command));
-	put(b, ev->id, sizeof(ev->id));
+	put_u64(b, ev->run_id);
 	put_u32(b, (uint32_t)strlen(type));
 	put(b, type, strlen(type));
 	put_u32(b, (uint32_t)strlen(host));
@@ -747,7 +747,7 @@ static struct nm_msg *decode_record(struct nm_spool *s, enum nm_format format)
 	TAKE(&c, ev.wall_ns);
 	TAKE(&c, ev.cgroup_id);
 	TAKE(&c, ev.command);
-	TAKE(&c, ev.id);
+	TAKE(&c, ev.run_id);
 	TAKE(&c, tlen);
 	type = take(&c, tlen);
 	TAKE(&c, hlen);

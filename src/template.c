@@ -337,8 +337,8 @@ static const char *common_value(enum common_field f, const struct nm_event *ev, 
 
 	switch (f) {
 	case F_ID:
-		s = ev->id;
-		*len = strnlen(ev->id, sizeof(ev->id));
+		nm_event_id(ev, buf);
+		*len = NM_EVENT_ID_LEN - 1;
 		return s;
 	case F_SEQ:
 		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, ev->seq);
@@ -419,7 +419,7 @@ int nm_template_render(const struct nm_template *t, const struct nm_event *ev, c
 	}
 	for (int i = 0; i < t->nparts; i++) {
 		const struct part *p = &t->parts[i];
-		char buf[24];
+		char buf[NM_EVENT_ID_LEN];
 		const char *v;
 		size_t n = 0;
 

@@ -11,7 +11,7 @@
 #include "../../bpf/connection.h"
 #include "common.h"
 
-_Static_assert(sizeof(struct nm_connection_record) <= NM_EVENT_BODY_MAX, "record fits the event");
+_Static_assert(sizeof(struct nm_connection_fields) <= NM_EVENT_BODY_MAX, "record fits the event");
 
 struct connection_config {
 	bool trace_unix;
@@ -45,13 +45,14 @@ static void connection_close(struct nm_program *p)
 
 static int connection_decode(struct nm_program *p, const void *record, struct nm_event *ev)
 {
-	memcpy(ev->body, record, sizeof(struct nm_connection_record));
+	/* the header's fields are in the event already */
+	memcpy(ev->body, &((const struct nm_connection_record *)record)->c, sizeof(struct nm_connection_fields));
 	return 0;
 }
 
 static void connection_write(const struct nm_event *ev, struct nm_writer *w)
 {
-	const struct nm_connection_record *r = (const void *)ev->body;
+	const struct nm_connection_fields *r = (const void *)ev->body;
 	bool proto_known = r->conn_flags & NM_CONN_F_PROTO_KNOWN;
 
 	nm_w_cstr(w, "family", nm_family_name(r->family));

@@ -30,11 +30,11 @@ static const struct nm_option packet_drop_options[] = {
 
 struct reason_name {
 	uint32_t code;
-	const char *name; /* borrowed from the BTF */
+	const char *name; /* borrowed from the state's names */
 };
 
 struct packet_drop_state {
-	struct btf *btf; /* owns the names */
+	char *names; /* the reason names, copied out of the kernel's BTF, which is then freed */
 	struct reason_name *reasons;
 	size_t nreasons;
 	struct nm_ksyms *ksyms;
@@ -42,7 +42,7 @@ struct packet_drop_state {
 
 /* What decode adds after the record in the event body. */
 struct packet_drop_body {
-	struct nm_packet_drop_record rec;
+	struct nm_packet_drop_fields rec; /* the record after its header, whose fields are in the event */
 	const char *reason_name; /* borrowed from the program's state */
 	const char *symbol;	 /* borrowed from the program's state */
 	uint64_t symbol_offset;
@@ -69,27 +69,31 @@ static bool is_reason_enum(const char *name)
 	return n >= 11 && !strcmp(name + n - 11, "drop_reason");
 }
 
-/* Every value of every enum *drop_reason in the running kernel's BTF. */
+/*
+ * Every value of every enum *drop_reason in the running kernel's BTF. The
+ * names are copied out so the BTF (megabytes) need not stay in memory.
+ */
 static int load_reason_names(struct packet_drop_state *st, char *err, size_t errlen)
 {
-	size_t cap = 0;
+	struct btf *btf = btf__load_vmlinux_btf();
+	size_t cap = 0, total = 0, at = 0;
+	int rc = 0;
 	uint32_t n;
 
-	st->btf = btf__load_vmlinux_btf();
-	if (!st->btf) {
+	if (!btf) {
 		snprintf(err, errlen, "packet_drop: cannot read the kernel's BTF: %s", strerror(errno));
 		return -errno;
 	}
-	n = btf__type_cnt(st->btf);
+	n = btf__type_cnt(btf);
 	for (uint32_t id = 1; id < n; id++) {
-		const struct btf_type *t = btf__type_by_id(st->btf, id);
-		const char *ename = btf__name_by_offset(st->btf, t->name_off);
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const char *ename = btf__name_by_offset(btf, t->name_off);
 
 		if (!btf_is_enum(t) || !ename || !is_reason_enum(ename))
 			continue;
 		for (int i = 0; i < btf_vlen(t); i++) {
 			const struct btf_enum *e = btf_enum(t) + i;
-			const char *vname = btf__name_by_offset(st->btf, e->name_off);
+			const char *vname = btf__name_by_offset(btf, e->name_off);
 			size_t vlen = strlen(vname);
 
 			if ((vlen > 4 && !strcmp(vname + vlen - 4, "_MAX")) ||
@@ -99,21 +103,39 @@ static int load_reason_names(struct packet_drop_state *st, char *err, size_t err
 				struct reason_name *r =
 					realloc(st->reasons, (cap = cap ? cap * 2 : 256) * sizeof(*r));
 
-				if (!r)
-					return -ENOMEM;
+				if (!r) {
+					rc = -ENOMEM;
+					goto out;
+				}
 				st->reasons = r;
 			}
 			st->reasons[st->nreasons].code = (uint32_t)e->val;
 			st->reasons[st->nreasons].name = short_name(vname);
+			total += strlen(st->reasons[st->nreasons].name) + 1;
 			st->nreasons++;
 		}
 	}
 	if (!st->nreasons) {
 		snprintf(err, errlen, "packet_drop: the kernel's BTF has no enum skb_drop_reason");
-		return -ENOENT;
+		rc = -ENOENT;
+		goto out;
+	}
+	st->names = malloc(total);
+	if (!st->names) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < st->nreasons; i++) {
+		size_t len = strlen(st->reasons[i].name) + 1;
+
+		memcpy(st->names + at, st->reasons[i].name, len);
+		st->reasons[i].name = st->names + at;
+		at += len;
 	}
 	qsort(st->reasons, st->nreasons, sizeof(*st->reasons), cmp_reason);
-	return 0;
+out:
+	btf__free(btf);
+	return rc;
 }
 
 static const char *reason_name(const struct packet_drop_state *st, uint32_t code)
@@ -190,7 +212,7 @@ static void packet_drop_close(struct nm_program *p)
 
 	nm_packet_drop__destroy(p->skel);
 	if (st) {
-		btf__free(st->btf);
+		free(st->names);
 		free(st->reasons);
 		nm_ksyms_free(st->ksyms);
 		free(st);
@@ -202,7 +224,7 @@ static int packet_drop_decode(struct nm_program *p, const void *record, struct n
 	const struct packet_drop_state *st = p->priv;
 	struct packet_drop_body *b = (void *)ev->body;
 
-	memcpy(&b->rec, record, sizeof(b->rec));
+	memcpy(&b->rec, &((const struct nm_packet_drop_record *)record)->d, sizeof(b->rec));
 	b->reason_name = reason_name(st, b->rec.reason);
 	b->symbol_offset = 0;
 	b->symbol = nm_ksyms_lookup(st->ksyms, b->rec.location, &b->symbol_offset);
@@ -243,7 +265,7 @@ static size_t format_location(const struct packet_drop_body *b, char *out, size_
 static void packet_drop_write(const struct nm_event *ev, struct nm_writer *w)
 {
 	const struct packet_drop_body *b = (const void *)ev->body;
-	const struct nm_packet_drop_record *r = &b->rec;
+	const struct nm_packet_drop_fields *r = &b->rec;
 	bool l3 = r->drop_flags & NM_DROP_F_L3_PARSED;
 	bool l4 = r->drop_flags & NM_DROP_F_L4_PARSED;
 	char loc[160];

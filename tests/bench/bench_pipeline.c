@@ -43,34 +43,34 @@ static void make_records(struct nm_connection_record *c, struct nm_packet_drop_r
 	c->hdr.flags = NM_REC_F_TASK;
 	c->hdr.cgroup_id = 1;
 	memcpy(c->hdr.comm, "nm-connect", 10);
-	c->family = AF_INET;
-	c->protocol = 6;
-	c->sock_type = SOCK_STREAM;
-	c->dport = 9;
-	c->ret = -111;
-	c->conn_flags = NM_CONN_F_PROTO_KNOWN;
-	c->daddr[0] = 127;
-	c->daddr[3] = 1;
-	c->netns = 4026531833u;
+	c->c.family = AF_INET;
+	c->c.protocol = 6;
+	c->c.sock_type = SOCK_STREAM;
+	c->c.dport = 9;
+	c->c.ret = -111;
+	c->c.conn_flags = NM_CONN_F_PROTO_KNOWN;
+	c->c.daddr[0] = 127;
+	c->c.daddr[3] = 1;
+	c->c.netns = 4026531833u;
 
 	memset(d, 0, sizeof(*d));
 	d->hdr.version = NM_RECORD_VERSION;
 	d->hdr.type = NM_REC_PACKET_DROP;
 	d->hdr.len = sizeof(*d);
 	d->hdr.timestamp_ns = 1000;
-	d->reason = 3;
-	d->len = 40;
-	d->l3_proto = 0x0800;
-	d->l4_proto = 6;
-	d->family = AF_INET;
-	d->sport = 52236;
-	d->dport = 9;
-	d->ifindex = 1;
-	d->netns = 4026531833u;
-	d->drop_flags = NM_DROP_F_L3_PARSED | NM_DROP_F_L4_PARSED | NM_DROP_F_SOFTIRQ;
-	d->saddr[0] = d->daddr[0] = 127;
-	d->saddr[3] = d->daddr[3] = 1;
-	memcpy(d->ifname, "lo", 2);
+	d->d.reason = 3;
+	d->d.len = 40;
+	d->d.l3_proto = 0x0800;
+	d->d.l4_proto = 6;
+	d->d.family = AF_INET;
+	d->d.sport = 52236;
+	d->d.dport = 9;
+	d->d.ifindex = 1;
+	d->d.netns = 4026531833u;
+	d->d.drop_flags = NM_DROP_F_L3_PARSED | NM_DROP_F_L4_PARSED | NM_DROP_F_SOFTIRQ;
+	d->d.saddr[0] = d->d.daddr[0] = 127;
+	d->d.saddr[3] = d->d.daddr[3] = 1;
+	memcpy(d->d.ifname, "lo", 2);
 }
 
 int main(int argc, char **argv)

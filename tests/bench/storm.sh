@@ -37,8 +37,8 @@ run_agent() { # run_agent NAME -> pid in AGENT_PID once attached
 	exit 1
 }
 
-agent_conf file "{ name = \"f\"; type = \"file\"; format = \"json\"; path = \"$T/events.ndjson\"; rotate_bytes = 0; }" 262144
-agent_conf nosink "" 262144
+agent_conf file "{ name = \"f\"; type = \"file\"; format = \"json\"; path = \"$T/events.ndjson\"; rotate_bytes = 0; }" 131072
+agent_conf nosink "" 131072
 agent_conf perevent "" 0
 
 printf '%-44s %12s %8s\n' "configuration" "connects/s" "ratio"

@@ -81,7 +81,7 @@ jq -e '(.programs | all(has("event_count") and has("lost_count") and has("emitte
 		has("ring_full") and has("decode_errors"))) and
 	(.sinks | all(.received == .delivered + .dropped + .queued and has("dropped_queue_full"))) and
 	(.sinks | all(.dropped == ([to_entries[] | select(.key | startswith("dropped_")) | .value] | add))) and
-	.pipeline.events >= '$N' and .store.capacity == 100000 and .store.stored >= '$N' and
+	.pipeline.events >= '$N' and .store.capacity == 2000000 and .store.stored >= '$N' and
 	(.control.requests | type == "number") and .control.stream_dropped == 0' "$T/s.json" >/dev/null ||
 	fail "/api/stats: $(cat "$T/s.json")"
 

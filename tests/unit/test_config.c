@@ -94,7 +94,7 @@ static void test_defaults(void)
 	for (size_t i = 0; i < c->nprograms; i++)
 		CHECK(c->programs[i].common.enabled);
 	pc = nm_config_program(c, "connection");
-	CHECK(pc != NULL && pc->common.ring_size == 4194304);
+	CHECK(pc != NULL && pc->common.ring_size == 2097152);
 	nm_config_free(c);
 
 	c = load("host = \"edge-17\";\nprograms = { packet_drop = { enabled = false; }; };\n"

@@ -28,13 +28,13 @@ static struct nm_connection_record valid_record(void)
 	r.hdr.flags = NM_REC_F_TASK;
 	r.hdr.cgroup_id = 7;
 	memcpy(r.hdr.comm, "curl", 4);
-	r.family = AF_INET6;
-	r.protocol = 17; /* UDP, whatever the port says */
-	r.sock_type = SOCK_DGRAM;
-	r.dport = 53;
-	r.ret = -111;
-	r.conn_flags = NM_CONN_F_PROTO_KNOWN;
-	r.daddr[15] = 1; /* ::1 */
+	r.c.family = AF_INET6;
+	r.c.protocol = 17; /* UDP, whatever the port says */
+	r.c.sock_type = SOCK_DGRAM;
+	r.c.dport = 53;
+	r.c.ret = -111;
+	r.c.conn_flags = NM_CONN_F_PROTO_KNOWN;
+	r.c.daddr[15] = 1; /* ::1 */
 	return r;
 }
 
@@ -59,7 +59,7 @@ static void test_valid(struct nm_program *p)
 	CHECK(ev.type == &nm_program_connection);
 	ev.host = "h";
 	ev.seq = 1;
-	strcpy(ev.id, "x");
+	ev.run_id = 1;
 	nm_event_encode(&ev, NM_FORMAT_JSON, &out);
 	root = json_loadb((const char *)out.data, out.len, 0, NULL);
 	CHECK(root != NULL);

@@ -36,7 +36,7 @@ static void make_event(struct nm_event *ev, const uint8_t *comm, size_t comm_len
 	ev->uid = 0;
 	ev->cgroup_id = 99;
 	memcpy(ev->command, comm, comm_len);
-	strcpy(ev->id, "0123456789abcdef-000000000000002a");
+	ev->run_id = 0x0123456789abcdefULL; /* with seq 42: the id below */
 	ev->host = "edge-17";
 	ev->body[0] = (unsigned char)comm_len;
 	memcpy(ev->body + 1, comm, comm_len);

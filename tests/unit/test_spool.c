@@ -38,7 +38,7 @@ static struct nm_msg *make(uint64_t seq)
 	ev.has_task = true;
 	ev.pid = 100 + (uint32_t)seq;
 	memcpy(ev.command, "curl", 4);
-	snprintf(ev.id, sizeof(ev.id), "run-%016llx", (unsigned long long)seq);
+	ev.run_id = 0x5eedULL;
 	snprintf(text, sizeof(text), "{\"seq\":%llu}", (unsigned long long)seq);
 	nm_buf_append(&b, text, strlen(text));
 	m = nm_msg_new(&ev, enc, 1);

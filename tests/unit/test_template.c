@@ -29,7 +29,7 @@ static void make_event(struct nm_event *ev, const char *comm, size_t comm_len)
 	ev->uid = 1000;
 	ev->seq = 7;
 	memcpy(ev->command, comm, comm_len);
-	strcpy(ev->id, "0123456789abcdef-0000000000000007");
+	ev->run_id = 0x0123456789abcdefULL; /* id 0123456789abcdef-0000000000000007 */
 }
 
 static int render(const char *tpl, enum nm_tpl_kind kind, const struct nm_event *ev, char *out)
