@@ -222,6 +222,22 @@ static void lib_init(void)
 	mosquitto_lib_init();
 }
 
+/* Free what create built, however far it got. */
+static void release(struct mqtt_sink *s)
+{
+	if (s->m)
+		mosquitto_destroy(s->m);
+	nm_template_free(s->topic);
+	nm_topic_set_free(s->topics);
+	free(s->fallback);
+	free(s->status);
+	free(s->client_id);
+	free(s->mid_token);
+	free(s->mid_used);
+	pthread_mutex_destroy(&s->rl_lock);
+	free(s);
+}
+
 static void *mqtt_create(const void *config, const struct nm_sink_env *env, char *err,
 			 size_t errlen)
 {
@@ -324,17 +340,7 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 oom:
 	snprintf(err, errlen, "out of memory");
 fail:
-	if (s->m)
-		mosquitto_destroy(s->m);
-	nm_template_free(s->topic);
-	nm_topic_set_free(s->topics);
-	free(s->fallback);
-	free(s->status);
-	free(s->client_id);
-	free(s->mid_token);
-	free(s->mid_used);
-	pthread_mutex_destroy(&s->rl_lock);
-	free(s);
+	release(s);
 	return NULL;
 }
 
@@ -456,16 +462,7 @@ static void mqtt_destroy(void *sink)
 		mosquitto_loop(s->m, 50, 1);
 	}
 	/* Unacknowledged messages stay unreported: the outlet spools or counts them. */
-	mosquitto_destroy(s->m);
-	nm_template_free(s->topic);
-	nm_topic_set_free(s->topics);
-	free(s->fallback);
-	free(s->status);
-	free(s->client_id);
-	free(s->mid_token);
-	free(s->mid_used);
-	pthread_mutex_destroy(&s->rl_lock);
-	free(s);
+	release(s);
 }
 
 static int mqtt_validate(const void *config, char *err, size_t errlen)

@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "control.h"
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 
@@ -1392,27 +1393,6 @@ static void on_event(void *ctx, const struct nm_event *ev)
 
 /* ---- the socket ------------------------------------------------------------------------------ */
 
-static int mkdir_p(const char *dir)
-{
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Another agent still answering there is an error; a leftover socket file is replaced. */
 static int clear_stale(const struct sockaddr_un *sa, char *err, size_t errlen)
 {
@@ -1502,7 +1482,7 @@ static int open_socket(struct nm_control *c, char *err, size_t errlen)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		rc = mkdir_p(dir);
+		rc = nm_mkdir_p(dir, 0755);
 		if (rc) {
 			snprintf(err, errlen, "control socket directory %s: %s", dir,
 				 strerror(-rc));

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "program.h"
 #include "spool.h"
@@ -138,28 +139,6 @@ static void write_ack(struct nm_spool *s, bool now)
 	s->ack_written_ms = now_ms();
 }
 
-/* mkdir -p, private. */
-static int make_dirs(const char *dir)
-{
-	char buf[4096];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int cmp_seg(const void *a, const void *b)
 {
 	const struct seg *x = a, *y = b;
@@ -274,7 +253,7 @@ struct nm_spool *nm_spool_open(const char *dir, uint64_t max_bytes, char *err, s
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	rc = make_dirs(dir);
+	rc = nm_mkdir_p(dir, 0700);
 	if (rc) {
 		snprintf(err, errlen, "spool_dir %s: %s", dir, strerror(-rc));
 		goto fail;
