@@ -58,6 +58,21 @@ static const uint8_t special[256] = {
 	[0 ... 0x1f] = 2, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
 };
 
+/*
+ * Whether any of the 8 bytes at @s is special to either encoder: below 0x20,
+ * 0x80 or above, '"' or '\\' (SWAR: one test per word instead of per byte).
+ */
+static inline bool needs_care(const uint8_t *s)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t x, quote, slash;
+
+	memcpy(&x, s, sizeof(x));
+	quote = x ^ (ones * '"');
+	slash = x ^ (ones * '\\');
+	return ((x - ones * 0x20) | (quote - ones) | (slash - ones) | x) & highs;
+}
+
 /* Worst case output of text_at() for @len input bytes: \u00XX for a control byte. */
 #define TEXT_MAX(len) ((len) * 6)
 
@@ -75,7 +90,9 @@ static uint8_t *text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
 		size_t start = i;
 		uint8_t c;
 
-		/* the common case: a run of plain ASCII, copied at once */
+		/* the common case: a run of plain ASCII, scanned 8 bytes at a time, copied at once */
+		while (i + 8 <= len && !needs_care(s + i))
+			i += 8;
 		while (i < len && special[s[i]] < stop)
 			i++;
 		memcpy(p, s + start, i - start);

@@ -108,6 +108,14 @@ static void test_json_every_byte(void)
 
 		check_json_round_trip(comm, sizeof(comm));
 		check_json_round_trip(comm + 1, 1);
+		/* in a longer string too, where plain text is scanned a word at a time */
+		for (int at = 0; at < 15; at += 7) {
+			uint8_t longer[15];
+
+			memset(longer, 'x', sizeof(longer));
+			longer[at] = (uint8_t)b;
+			check_json_round_trip(longer, sizeof(longer));
+		}
 	}
 	/* valid multi-byte UTF-8 passes through; truncated sequences and overlongs do not */
 	check_json_round_trip((const uint8_t *)"caf\xc3\xa9", 5);
