@@ -97,9 +97,9 @@ int BPF_PROG(nm_irq_exit, int irq, struct irqaction *action, int ret)
 
 static __always_inline void parse_headers(struct sk_buff *skb, struct nm_packet_drop_record *r)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header;
+	__u16 th = skb->transport_header;
 	__u8 l4 = 0;
 
 	if (nh == (__u16)~0U)
@@ -172,12 +172,12 @@ int BPF_PROG(nm_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	if (dev) {
 		r->d.ifindex = dev->ifindex;
 		bpf_probe_read_kernel_str(r->d.ifname, sizeof(r->d.ifname), dev->name);
-		r->d.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		r->d.netns = dev->nd_net.net->ns.inum;
 	} else {
 		struct sock *sk = rx_sk ? rx_sk : skb->sk;
 
 		if (sk)
-			r->d.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+			r->d.netns = sk->__sk_common.skc_net.net->ns.inum;
 	}
 	parse_headers(skb, r);
 	nm_submit(&events, &counters, r);

@@ -41,6 +41,13 @@ agent_conf file "{ name = \"f\"; type = \"file\"; format = \"json\"; path = \"$T
 agent_conf nosink "" 131072
 agent_conf perevent "" 0
 
+# ratio NAME RATE BASE: print one line and remember the ratio for the summary
+ratio() {
+	r=$(echo "$2 / $3" | bc -l)
+	printf '%-44s %12s %8.2f\n' "$1" "$2" "$r"
+	echo "$1|$r" >>"$T/ratios"
+}
+
 printf '%-44s %12s %8s\n' "configuration" "connects/s" "ratio"
 for round in $(seq 1 "$ROUNDS"); do
 	base=$(storm nmbase)
@@ -51,7 +58,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	rate=$(storm $comm)
 	sleep 0.5
 	kill -TERM $AGENT_PID; wait $AGENT_PID
-	printf '%-44s %12s %8.2f\n' "ebpf-netmon, both programs, JSON file" "$rate" "$(echo "$rate / $base" | bc -l)"
+	ratio "ebpf-netmon, both programs, JSON file" "$rate" "$base"
 	total=$(echo "$rate * $SECS" | bc -l | cut -d. -f1)
 	got=$(grep -c "\"command\":\"$comm\"" "$T/events.ndjson")
 	drops=$(grep -c "\"destination_port\":$PORT,.*\"interface\"" "$T/events.ndjson")
@@ -62,12 +69,12 @@ for round in $(seq 1 "$ROUNDS"); do
 	run_agent nosink
 	rate=$(storm nmns)
 	kill -TERM $AGENT_PID; wait $AGENT_PID
-	printf '%-44s %12s %8.2f\n' "reference: consumer, batched wake-ups" "$rate" "$(echo "$rate / $base" | bc -l)"
+	ratio "reference: consumer, batched wake-ups" "$rate" "$base"
 
 	run_agent perevent
 	rate=$(storm nmpe)
 	kill -TERM $AGENT_PID; wait $AGENT_PID
-	printf '%-44s %12s %8.2f\n' "reference: consumer, a wake-up per event" "$rate" "$(echo "$rate / $base" | bc -l)"
+	ratio "reference: consumer, a wake-up per event" "$rate" "$base"
 
 	if command -v bpftrace >/dev/null; then
 		taskset -c 0 bpftrace -e 'tracepoint:syscalls:sys_exit_connect { printf("%s %d\n", comm, args->ret); } tracepoint:skb:kfree_skb { printf("%d %d\n", args->reason, args->protocol); }' >"$T/bt.out" 2>"$T/bt.log" &
@@ -77,7 +84,14 @@ for round in $(seq 1 "$ROUNDS"); do
 		rate=$(storm nmbt)
 		kill -INT $BT; wait $BT 2>/dev/null
 		got=$(grep -c "^nmbt " "$T/bt.out")
-		printf '%-44s %12s %8.2f\n' "bpftrace printing both" "$rate" "$(echo "$rate / $base" | bc -l)"
+		ratio "bpftrace printing both" "$rate" "$base"
 		echo "    captured: $got connection lines for ~$(echo "$rate * $SECS" | bc -l | cut -d. -f1) connects"
 	fi
 done
+
+echo
+echo "median ratio to untraced over $ROUNDS rounds (min-max):"
+sort -t'|' -k1,1 -k2,2n "$T/ratios" | awk -F'|' '
+	{ v[$1] = v[$1] " " $2; n[$1]++ }
+	END { for (k in v) { split(substr(v[k], 2), a, " "); m = a[int((n[k] + 1) / 2)];
+		printf "  %-44s %5.2f  (%.2f-%.2f)\n", k, m, a[1], a[n[k]] } }' | sort
