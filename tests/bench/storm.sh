@@ -16,8 +16,10 @@ T=$(mktemp -d /tmp/nm-storm.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-storm() { # storm COMM -> connects/s
-	taskset -c 1 "$CONNECT" -4 -d "$SECS" -p "$PORT" -c "$1" | sed 's/.*rate=//'
+storm() { # storm COMM -> connects/s; the exact count of connects in $T/last
+	taskset -c 1 "$CONNECT" -4 -d "$SECS" -p "$PORT" -c "$1" >"$T/storm.out"
+	sed -n 's/^connects=\([0-9]*\).*/\1/p' "$T/storm.out" >"$T/last"
+	sed 's/.*rate=//' "$T/storm.out"
 }
 
 agent_conf() { # agent_conf NAME SINKS WAKEUP_BYTES
@@ -59,11 +61,11 @@ for round in $(seq 1 "$ROUNDS"); do
 	sleep 0.5
 	kill -TERM $AGENT_PID; wait $AGENT_PID
 	ratio "ebpf-netmon, both programs, JSON file" "$rate" "$base"
-	total=$(echo "$rate * $SECS" | bc -l | cut -d. -f1)
+	total=$(cat "$T/last")
 	got=$(grep -c "\"command\":\"$comm\"" "$T/events.ndjson")
 	drops=$(grep -c "\"destination_port\":$PORT,.*\"interface\"" "$T/events.ndjson")
 	lost=$(grep '"type":"loss"' "$T/events.ndjson" | sed -n 's/.*"lost_total":\([0-9]*\).*/\1/p' | sort -n | tail -1)
-	echo "    captured: $got connection events, $drops packet drops for ~$total connects; loss reported: ${lost:-0}"
+	echo "    captured: $got connection events, $drops packet drops for $total connects; loss reported: ${lost:-0}"
 	rm -f "$T/events.ndjson"
 
 	run_agent nosink
@@ -85,7 +87,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		kill -INT $BT; wait $BT 2>/dev/null
 		got=$(grep -c "^nmbt " "$T/bt.out")
 		ratio "bpftrace printing both" "$rate" "$base"
-		echo "    captured: $got connection lines for ~$(echo "$rate * $SECS" | bc -l | cut -d. -f1) connects"
+		echo "    captured: $got connection lines for $(cat "$T/last") connects"
 	fi
 done
 

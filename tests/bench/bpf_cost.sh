@@ -1,0 +1,27 @@
+#!/bin/sh
+# bpf_cost.sh - the kernel side's cost per program invocation under the connect() storm, from the
+# kernel's own BPF run-time statistics (kernel.bpf_stats_enabled, restored afterwards). Needs root.
+#
+#   top_builddir=_build sh tests/bench/bpf_cost.sh [SECONDS]
+set -u
+B=${top_builddir:-$(pwd)}
+SECS=${1:-3}
+T=$(mktemp -d /tmp/nm-cost.XXXXXX)
+was=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'kill $A 2>/dev/null; sysctl -qw kernel.bpf_stats_enabled=$was; rm -rf "$T"' EXIT
+sysctl -qw kernel.bpf_stats_enabled=1
+printf 'sinks = ();\ncontrol = { enabled = false; };\n' >"$T/agent.conf"
+taskset -c 0 "$B/src/ebpf-netmon" -c "$T/agent.conf" >/dev/null 2>"$T/log" &
+A=$!
+for _ in $(seq 1 100); do grep -q "running:" "$T/log" && break; sleep 0.05; done
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+taskset -c 1 "$B/tests/helpers/nm-connect" -d "$SECS" -p "$PORT"
+bpftool prog show >"$T/progs"
+/usr/bin/python3 - "$T/progs" <<'PY'
+import re, sys
+txt = open(sys.argv[1]).read()
+for m in re.finditer(r"name (nm_\w+).*?run_time_ns (\d+) run_cnt (\d+)", txt, re.S):
+    name, t, c = m.group(1), int(m.group(2)), int(m.group(3))
+    if c:
+        print(f"  {name:20s} {c:9d} runs  {t / c:6.0f} ns per run")
+PY
