@@ -460,6 +460,20 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 	uint32_t len = msg_len(o, m);
 
 	pthread_mutex_lock(&o->lock);
+	/*
+	 * block: wait for room before the event counts as received, so that
+	 * received == delivered + dropped + queued holds while we wait.
+	 */
+	while (o->q->when_full == NM_WHEN_FULL_BLOCK && !has_room(o, len) && !o->stopping &&
+	       !atomic_load(abort)) {
+		struct timespec ts;
+
+		if (o->worker_idle)
+			pthread_cond_signal(&o->work);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		add_ms(&ts, 50);
+		pthread_cond_timedwait(&o->space, &o->lock, &ts);
+	}
 	o->received++;
 	/* Once anything is spooled, newer events queue behind it, on disk. */
 	if (o->spool && (nm_spool_unread(o->spool) || !has_room(o, len))) {
@@ -469,16 +483,6 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 		return;
 	}
 	while (!has_room(o, len)) {
-		if (o->q->when_full == NM_WHEN_FULL_BLOCK && !o->stopping && !atomic_load(abort)) {
-			struct timespec ts;
-
-			if (o->worker_idle)
-				pthread_cond_signal(&o->work);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			add_ms(&ts, 50);
-			pthread_cond_timedwait(&o->space, &o->lock, &ts);
-			continue;
-		}
 		if (o->q->when_full == NM_WHEN_FULL_BLOCK) {
 			/* Shutting down: queue anyway, the stop deadline accounts for it. */
 			if (o->pending_count + 1 < o->pending_cap)
