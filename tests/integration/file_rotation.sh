@@ -42,7 +42,8 @@ for line in open(path, "rb"):
 assert mine == n, f"{mine} events by {comm}, expected {n}"
 assert hup == 10, f"{hup} events after SIGHUP, expected 10"
 PY
-grep -q "${COMM}h" "$T/ev.ndjson" || fail "events after SIGHUP not in the new file"
+# (they are all somewhere, as counted above: in the new file, or in one rotated from it when other
+# traffic, which the agent sees too, filled it)
 grep -q "${COMM}h" "$T/moved.ndjson" && fail "events after SIGHUP went to the moved file"
 
 # rotate_keep bounds the number of rotated files
