@@ -10,15 +10,6 @@ const char *nm_format_name(enum nm_format f)
 	return f == NM_FORMAT_MSGPACK ? "msgpack" : "json";
 }
 
-int nm_format_parse(const char *name)
-{
-	if (!strcmp(name, "json"))
-		return NM_FORMAT_JSON;
-	if (!strcmp(name, "msgpack"))
-		return NM_FORMAT_MSGPACK;
-	return -EINVAL;
-}
-
 size_t nm_utf8_valid_seq(const uint8_t *s, size_t len)
 {
 	uint8_t c = s[0];

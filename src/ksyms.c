@@ -1,6 +1,5 @@
 /* ksyms.c - a sorted table of kernel text symbols with binary search. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,14 +106,3 @@ const char *nm_ksyms_lookup(const struct nm_ksyms *k, uint64_t addr, uint64_t *o
 	return k->names + k->syms[lo - 1].name_off;
 }
 
-const char *nm_ksyms_format(const struct nm_ksyms *k, uint64_t addr, char *out, size_t len)
-{
-	uint64_t off = 0;
-	const char *name = nm_ksyms_lookup(k, addr, &off);
-
-	if (!name)
-		snprintf(out, len, "0x%" PRIx64, addr);
-	else
-		snprintf(out, len, "%s+0x%" PRIx64, name, off);
-	return out;
-}

@@ -11,7 +11,5 @@ struct nm_ksyms *nm_ksyms_load(const char *path);
 void nm_ksyms_free(struct nm_ksyms *k);
 /* The symbol containing @addr (borrowed from @k) and the offset into it, or NULL. */
 const char *nm_ksyms_lookup(const struct nm_ksyms *k, uint64_t addr, uint64_t *offset);
-/* "name+0xoff" into @out; "0x<addr>" when unknown. Returns @out. */
-const char *nm_ksyms_format(const struct nm_ksyms *k, uint64_t addr, char *out, size_t len);
 
 #endif

@@ -18,11 +18,6 @@ void nm_log_set_level(enum nm_log_level level)
 	log_level = level;
 }
 
-enum nm_log_level nm_log_get_level(void)
-{
-	return log_level;
-}
-
 static void log_va(enum nm_log_level level, const char *suffix, const char *fmt, va_list ap)
 {
 	struct timespec ts;

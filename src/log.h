@@ -13,7 +13,6 @@ enum nm_log_level {
 };
 
 void nm_log_set_level(enum nm_log_level level);
-enum nm_log_level nm_log_get_level(void);
 void nm_log(enum nm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define nm_err(...)   nm_log(NM_LOG_ERR, __VA_ARGS__)

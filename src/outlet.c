@@ -673,11 +673,6 @@ const char *nm_outlet_type(const struct nm_outlet *o)
 	return o->type->name;
 }
 
-enum nm_format nm_outlet_format(const struct nm_outlet *o)
-{
-	return o->format;
-}
-
 void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s)
 {
 	memset(s, 0, sizeof(*s));

@@ -89,7 +89,6 @@ void nm_outlet_destroy(struct nm_outlet *o);
 
 const char *nm_outlet_name(const struct nm_outlet *o);
 const char *nm_outlet_type(const struct nm_outlet *o);
-enum nm_format nm_outlet_format(const struct nm_outlet *o);
 void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s);
 /* Stats as fields (for /api/stats), the sink's own included. */
 void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w);

@@ -16,7 +16,6 @@ enum nm_format {
 };
 
 const char *nm_format_name(enum nm_format f);
-int nm_format_parse(const char *name); /* enum nm_format, or -EINVAL */
 
 struct nm_writer;
 
