@@ -54,11 +54,12 @@ build() {
 	cd "$SRC"
 }
 
-# suite DIR: run make check there; add its totals to the running sums.
+# suite DIR [make args]: run make check there; add its totals to the running sums.
 suite() {
 	dir=$1
-	say "make check in $dir"
-	(cd "$dir" && make check) || true
+	shift
+	say "make check in $dir $*"
+	(cd "$dir" && make check "$@") || true
 	log=$dir/test-suite.log
 	[ -f "$log" ] || { say "no $log: the suite did not run"; FAILED=$((FAILED + 1)); return; }
 	p=$(sed -n 's/^# PASS: *//p' "$log")
@@ -92,7 +93,12 @@ check)
 	build "$SRC/_build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 	suite "$SRC/_build-asan"
-	echo "(each test ran twice: plain build, then ASan+UBSan)"
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+	# Kafka and MQTT as dlopen'ed modules: what changes in that build, tested again.
+	build "$SRC/_build-shared" --with-sink-kafka=shared --with-sink-mqtt=shared
+	suite "$SRC/_build-shared" TESTS="tests/integration/sink_module.sh \
+		tests/integration/kafka_basic.sh tests/integration/mqtt_basic.sh"
+	echo "(every test ran twice, plain and under ASan+UBSan; the sink tests once more with shared modules)"
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" = 0 ]
 	;;

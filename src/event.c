@@ -46,18 +46,6 @@ void nm_format_rfc3339(int64_t wall_ns, char *out, size_t outlen)
 		out[0] = '\0';
 }
 
-void nm_event_id(const struct nm_event *ev, char out[NM_EVENT_ID_LEN])
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (int i = 0; i < 16; i++)
-		out[i] = hex[(ev->run_id >> (60 - 4 * i)) & 15];
-	out[16] = '-';
-	for (int i = 0; i < 16; i++)
-		out[17 + i] = hex[(ev->seq >> (60 - 4 * i)) & 15];
-	out[33] = '\0';
-}
-
 void nm_event_write(const struct nm_event *ev, struct nm_writer *w)
 {
 	char time_buf[40], id[NM_EVENT_ID_LEN];

@@ -33,8 +33,19 @@ struct nm_event {
 /*
  * The event's id: run id and seq in hex, so it is unique, and the same however
  * often the event is delivered. Writes NM_EVENT_ID_LEN bytes, NUL included.
+ * Inline: shared sink modules use it and link nothing of the agent's.
  */
-void nm_event_id(const struct nm_event *ev, char out[NM_EVENT_ID_LEN]);
+static inline void nm_event_id(const struct nm_event *ev, char out[NM_EVENT_ID_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++)
+		out[i] = hex[(ev->run_id >> (60 - 4 * i)) & 15];
+	out[16] = '-';
+	for (int i = 0; i < 16; i++)
+		out[17 + i] = hex[(ev->seq >> (60 - 4 * i)) & 15];
+	out[33] = '\0';
+}
 
 /* Write every field of @ev, common ones first, as one map. */
 void nm_event_write(const struct nm_event *ev, struct nm_writer *w);
