@@ -78,16 +78,16 @@ static uint8_t *text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
 	size_t i = 0, n;
 
 	while (i < len) {
-		size_t start = i;
 		uint8_t c;
 
-		/* the common case: a run of plain ASCII, scanned 8 bytes at a time, copied at once */
-		while (i + 8 <= len && !needs_care(s + i))
+		/* the common case: plain ASCII, checked and copied 8 bytes at a time */
+		while (i + 8 <= len && !needs_care(s + i)) {
+			memcpy(p, s + i, 8);
+			p += 8;
 			i += 8;
+		}
 		while (i < len && special[s[i]] < stop)
-			i++;
-		memcpy(p, s + start, i - start);
-		p += i - start;
+			*p++ = s[i++];
 		if (i == len)
 			break;
 		c = s[i];
