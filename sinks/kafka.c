@@ -378,6 +378,8 @@ static void recreate(struct kafka_sink *s)
 	s->recreated++;
 }
 
+static void kafka_destroy(void *sink);
+
 static void *kafka_create(const void *config, const struct nm_sink_env *env, char *err,
 			  size_t errlen)
 {
@@ -423,12 +425,7 @@ static void *kafka_create(const void *config, const struct nm_sink_env *env, cha
 		 cfg->brokers, cfg->topic, rd_kafka_version_str());
 	return s;
 fail:
-	nm_template_free(s->topic);
-	nm_template_free(s->key);
-	nm_topic_set_free(s->topics);
-	free(s->fallback);
-	pthread_mutex_destroy(&s->rl.lock);
-	free(s);
+	kafka_destroy(s); /* no producer yet: it only frees */
 	return NULL;
 }
 
