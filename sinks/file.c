@@ -38,7 +38,6 @@ struct file_sink {
 	int64_t retry_at_ms;
 	bool healthy;
 	uint64_t bytes_written;
-	uint64_t records_written;
 	uint64_t rotations;
 	uint64_t write_errors;
 	struct nm_ratelimit rl;
@@ -239,7 +238,6 @@ static void write_out(struct file_sink *s)
 		}
 		s->file_size += len;
 		s->bytes_written += len;
-		s->records_written += n;
 		s->env->report_range(s->env->ctx, s->first_token + from, s->first_token + from + n - 1,
 				     0);
 		from += n;
