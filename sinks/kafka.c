@@ -10,7 +10,6 @@
 
 #include "sink.h"
 #include "../src/log.h" /* level names only: a module reaches the agent through env->log */
-#include "../src/program.h"
 #include "../src/template.h"
 
 /*
@@ -271,7 +270,7 @@ static void pick_topic(struct kafka_sink *s, const struct nm_sink_msg *msg, char
 {
 	size_t len;
 
-	if (nm_template_render(s->topic, msg->event, topic, &len)) {
+	if (nm_template_render(s->topic, msg, topic, &len)) {
 		s->topic_fallback++;
 		strcpy(topic, s->fallback);
 		return;
@@ -286,14 +285,14 @@ static void pick_topic(struct kafka_sink *s, const struct nm_sink_msg *msg, char
 static int produce(struct kafka_sink *s, struct slot *sl)
 {
 	const struct nm_sink_msg *msg = &sl->msg;
-	const char *type = msg->event && msg->event->type ? msg->event->type->name : "unknown";
+	const char *type = msg->type;
 	const char *ctype =
 		s->env->format == NM_FORMAT_MSGPACK ? "application/msgpack" : "application/json";
 	char key[NM_TPL_OUT_MAX + 1];
 	size_t keylen = 0;
 	rd_kafka_resp_err_t err;
 
-	if (s->key && nm_template_render(s->key, msg->event, key, &keylen)) {
+	if (s->key && nm_template_render(s->key, msg, key, &keylen)) {
 		s->key_fallback++;
 		keylen = 0;
 	}

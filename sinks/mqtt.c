@@ -11,7 +11,6 @@
 
 #include "sink.h"
 #include "../src/log.h" /* level names only: a module reaches the agent through env->log */
-#include "../src/program.h"
 #include "../src/template.h"
 
 /*
@@ -353,7 +352,7 @@ static int mqtt_write(void *sink, const struct nm_sink_msg *msg)
 
 	if (s->state != CONNECTED || s->outstanding >= MQTT_MAX_INFLIGHT)
 		return -EAGAIN;
-	if (nm_template_render(s->topic, msg->event, topic, &len)) {
+	if (nm_template_render(s->topic, msg, topic, &len)) {
 		s->topic_fallback++;
 		strcpy(topic, s->fallback);
 	} else if (!nm_topic_set_admit(s->topics, topic)) {

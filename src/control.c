@@ -28,7 +28,6 @@
 #define LIMIT_DEFAULT	  100
 #define STREAM_BATCH	  16
 #define STREAM_MIN_SLOTS  4096
-#define DOC_DEPTH	  8
 #define SUMMARY_DEFAULT_S 60
 #define SUMMARY_MAX_S	  (366LL * 86400)
 
@@ -65,114 +64,43 @@ struct nm_control {
 
 /* ---- a nested JSON / MessagePack document over the field writers ------------------------ */
 
-struct doc_level {
-	struct nm_writer w; /* for maps: keyed scalars go through the format's writer */
-	bool array;
-	size_t start;
-	uint32_t n;
-};
-
 struct doc {
 	struct nm_buf out;
-	enum nm_format fmt;
-	int depth;
-	struct doc_level lv[DOC_DEPTH];
+	struct nm_writer w; /* nested maps and arrays over out */
 };
 
 static void doc_init(struct doc *d, enum nm_format fmt)
 {
 	memset(d, 0, sizeof(*d));
-	d->fmt = fmt;
-	nm_writer_init(&d->lv[0].w, fmt, &d->out);
-	nm_w_begin(&d->lv[0].w);
-}
-
-/* What precedes a value that is not written through a writer: its key, or an array comma. */
-static void doc_prefix(struct doc *d, const char *key)
-{
-	struct doc_level *lv = &d->lv[d->depth];
-	size_t klen;
-
-	if (lv->array) {
-		if (d->fmt == NM_FORMAT_JSON && lv->n)
-			nm_buf_putc(&d->out, ',');
-		lv->n++;
-		return;
-	}
-	klen = strlen(key); /* keys are short literals: never escaped, fixstr in msgpack */
-	if (d->fmt == NM_FORMAT_JSON) {
-		if (!lv->w.first)
-			nm_buf_putc(&d->out, ',');
-		lv->w.first = false;
-		nm_buf_putc(&d->out, '"');
-		nm_buf_append(&d->out, key, klen);
-		nm_buf_append(&d->out, "\":", 2);
-	} else {
-		nm_buf_putc(&d->out, 0xa0 | (uint8_t)(klen & 31));
-		nm_buf_append(&d->out, key, klen & 31);
-		lv->w.nfields++;
-	}
+	nm_writer_init(&d->w, fmt, &d->out);
+	nm_w_begin(&d->w);
 }
 
 static void doc_open(struct doc *d, const char *key, bool array)
 {
-	static const uint8_t array32[5] = { 0xdd, 0, 0, 0, 0 };
-	struct doc_level *lv;
-
-	if (d->depth + 1 == DOC_DEPTH) {
-		d->out.oom = 1; /* a programming error; refuse rather than corrupt */
-		return;
-	}
-	doc_prefix(d, key);
-	lv = &d->lv[++d->depth];
-	memset(lv, 0, sizeof(*lv));
-	nm_writer_init(&lv->w, d->fmt, &d->out);
-	lv->array = array;
-	if (!array) {
-		nm_w_begin(&lv->w);
-		return;
-	}
-	lv->start = d->out.len;
-	if (d->fmt == NM_FORMAT_JSON)
-		nm_buf_putc(&d->out, '[');
+	if (array)
+		nm_w_array(&d->w, key);
 	else
-		nm_buf_append(&d->out, array32, sizeof(array32));
+		nm_w_map(&d->w, key);
 }
 
 static void doc_close(struct doc *d)
 {
-	struct doc_level *lv = &d->lv[d->depth];
-
-	if (!d->depth)
-		return;
-	d->depth--;
-	if (!lv->array) {
-		nm_w_end(&lv->w);
-	} else if (d->fmt == NM_FORMAT_JSON) {
-		nm_buf_putc(&d->out, ']');
-	} else if (!d->out.oom) {
-		uint8_t *h = d->out.data + lv->start + 1;
-
-		h[0] = lv->n >> 24;
-		h[1] = lv->n >> 16;
-		h[2] = lv->n >> 8;
-		h[3] = lv->n;
-	}
+	if (d->w.depth > 1)
+		nm_w_end_nested(&d->w);
 }
 
 static struct nm_writer *doc_w(struct doc *d)
 {
-	return &d->lv[d->depth].w;
+	return &d->w;
 }
 
 /* An event as an element of the current array. */
 static void doc_event(struct doc *d, const struct nm_event *ev)
 {
-	struct nm_writer w;
-
-	doc_prefix(d, NULL);
-	nm_writer_init(&w, d->fmt, &d->out);
-	nm_event_write(ev, &w);
+	nm_w_map(&d->w, NULL);
+	nm_event_fields(ev, &d->w);
+	nm_w_end_nested(&d->w);
 }
 
 static void doc_time(struct doc *d, const char *key, int64_t wall_ns)
@@ -185,10 +113,12 @@ static void doc_time(struct doc *d, const char *key, int64_t wall_ns)
 
 static void doc_finish(struct doc *d)
 {
-	while (d->depth)
-		doc_close(d);
-	nm_w_end(&d->lv[0].w);
-	if (d->fmt == NM_FORMAT_JSON)
+	while (d->w.depth > 1)
+		nm_w_end_nested(&d->w);
+	nm_w_end(&d->w);
+	if (d->w.error)
+		d->out.oom = 1; /* a programming error; refuse rather than send a broken document */
+	if (d->w.ops == &nm_json_writer_ops)
 		nm_buf_putc(&d->out, '\n');
 }
 
@@ -254,7 +184,7 @@ static enum MHD_Result send_doc(struct nm_control *c, struct MHD_Connection *con
 	}
 	d->out.data = NULL;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				d->fmt == NM_FORMAT_MSGPACK ? "application/msgpack"
+				d->w.ops == &nm_msgpack_writer_ops ? "application/msgpack"
 							    : "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (allow)

@@ -1,5 +1,7 @@
 /* encode.c - the JSON and MessagePack implementations of the field-writer interface. */
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <msgpack.h>
 
@@ -154,14 +156,16 @@ static uint8_t *u64_at(uint8_t *p, uint64_t v)
 static uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
 {
 	struct nm_buf *b = w->out;
+	uint32_t d = w->depth ? w->depth - 1 : 0;
 	uint8_t *p;
 
 	if (nm_buf_reserve(b, klen + 4 + value_max))
 		return NULL;
 	p = b->data + b->len;
-	if (!w->first)
+	if (w->count[d]++)
 		*p++ = ',';
-	w->first = false;
+	if (w->in_array[d])
+		return p; /* array elements have no key */
 	*p++ = '"';
 	memcpy(p, key, klen); /* keys are literals, never escaped */
 	p += klen;
@@ -176,15 +180,75 @@ static void json_done(struct nm_writer *w, uint8_t *p)
 		w->out->len = (size_t)(p - w->out->data);
 }
 
+/* Where a container opened at the current position is tracked; false when too deep. */
+static bool push(struct nm_writer *w, bool array)
+{
+	if (w->depth > NM_WRITER_DEPTH_MAX) {
+		w->error = true;
+		return false;
+	}
+	w->start[w->depth] = w->out ? w->out->len : 0;
+	w->count[w->depth] = 0;
+	w->in_array[w->depth] = array;
+	w->depth++;
+	return true;
+}
+
+/* The container being closed, or -1 when nothing is open (unbalanced). */
+static int pop(struct nm_writer *w)
+{
+	if (!w->depth) {
+		w->error = true;
+		return -1;
+	}
+	return (int)--w->depth;
+}
+
 static void json_begin(struct nm_writer *w)
 {
-	w->first = true;
+	w->depth = 0;
+	w->error = false;
+	push(w, false);
 	nm_buf_putc(w->out, '{');
 }
 
 static void json_end(struct nm_writer *w)
 {
+	if (pop(w) != 0)
+		w->error = true;
 	nm_buf_putc(w->out, '}');
+}
+
+static void json_open(struct nm_writer *w, const char *key, size_t klen, bool array)
+{
+	uint8_t *p = json_key(w, key, klen, 1);
+
+	if (!p)
+		return;
+	*p++ = array ? '[' : '{';
+	json_done(w, p);
+	push(w, array);
+}
+
+static void json_begin_map(struct nm_writer *w, const char *key, size_t klen)
+{
+	json_open(w, key, klen, false);
+}
+
+static void json_begin_array(struct nm_writer *w, const char *key, size_t klen)
+{
+	json_open(w, key, klen, true);
+}
+
+static void json_end_nested(struct nm_writer *w)
+{
+	int d = pop(w);
+
+	if (d <= 0) {
+		w->error = true;
+		return;
+	}
+	nm_buf_putc(w->out, w->in_array[d] ? ']' : '}');
 }
 
 static void json_str(struct nm_writer *w, const char *key, size_t klen, const char *val,
@@ -247,6 +311,19 @@ static void json_null(struct nm_writer *w, const char *key, size_t klen)
 	json_literal(w, key, klen, "null", 4);
 }
 
+static void json_double(struct nm_writer *w, const char *key, size_t klen, double v)
+{
+	char num[32];
+	int n;
+
+	if (!isfinite(v)) {
+		json_literal(w, key, klen, "null", 4); /* JSON has no NaN or infinity */
+		return;
+	}
+	n = snprintf(num, sizeof(num), "%.17g", v);
+	json_literal(w, key, klen, num, (size_t)n);
+}
+
 const struct nm_writer_ops nm_json_writer_ops = {
 	.begin = json_begin,
 	.end = json_end,
@@ -255,6 +332,10 @@ const struct nm_writer_ops nm_json_writer_ops = {
 	.i64 = json_i64,
 	.boolean = json_bool,
 	.null = json_null,
+	.dbl = json_double,
+	.begin_map = json_begin_map,
+	.begin_array = json_begin_array,
+	.end_nested = json_end_nested,
 };
 
 /* ---- MessagePack (msgpack-c packer over our buffer) --------------------- */
@@ -269,32 +350,88 @@ static int mp_write(void *data, const char *buf, size_t len)
 
 static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key, size_t klen)
 {
+	uint32_t d = w->depth ? w->depth - 1 : 0;
+
+	w->count[d]++;
+	if (w->in_array[d])
+		return; /* array elements have no key */
 	msgpack_pack_str(pk, klen);
 	msgpack_pack_str_body(pk, key, klen);
-	w->nfields++;
+}
+
+/* A map32/array32 header whose count is patched when the container closes: fields are streamed. */
+static void mp_open(struct nm_writer *w, bool array)
+{
+	const uint8_t hdr[5] = { array ? 0xdd : 0xdf, 0, 0, 0, 0 };
+
+	if (push(w, array))
+		nm_buf_append(w->out, hdr, sizeof(hdr));
+}
+
+static void mp_close(struct nm_writer *w, int d)
+{
+	uint32_t n;
+	uint8_t *h;
+
+	if (d < 0 || w->out->oom || w->out->len < w->start[d] + 5)
+		return;
+	n = w->count[d];
+	h = w->out->data + w->start[d] + 1;
+	h[0] = n >> 24;
+	h[1] = n >> 16;
+	h[2] = n >> 8;
+	h[3] = n;
 }
 
 static void mp_begin(struct nm_writer *w)
 {
-	static const uint8_t map32[5] = { 0xdf, 0, 0, 0, 0 };
-
-	/* A map32 header whose count is patched in end(): fields are streamed. */
-	w->map_start = w->out->len;
-	w->nfields = 0;
-	nm_buf_append(w->out, map32, sizeof(map32));
+	w->depth = 0;
+	w->error = false;
+	mp_open(w, false);
 }
 
 static void mp_end(struct nm_writer *w)
 {
-	uint8_t *h;
+	int d = pop(w);
 
-	if (w->out->oom || w->out->len < w->map_start + 5)
+	if (d != 0)
+		w->error = true;
+	mp_close(w, d);
+}
+
+static void mp_begin_map(struct nm_writer *w, const char *key, size_t klen)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key, klen);
+	mp_open(w, false);
+}
+
+static void mp_begin_array(struct nm_writer *w, const char *key, size_t klen)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key, klen);
+	mp_open(w, true);
+}
+
+static void mp_end_nested(struct nm_writer *w)
+{
+	int d = pop(w);
+
+	if (d <= 0) {
+		w->error = true;
 		return;
-	h = w->out->data + w->map_start + 1;
-	h[0] = w->nfields >> 24;
-	h[1] = w->nfields >> 16;
-	h[2] = w->nfields >> 8;
-	h[3] = w->nfields;
+	}
+	mp_close(w, d);
+}
+
+static void mp_double(struct nm_writer *w, const char *key, size_t klen, double v)
+{
+	MP_PACKER(w);
+
+	mp_key(w, &pk, key, klen);
+	msgpack_pack_double(&pk, v);
 }
 
 static void mp_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
@@ -375,6 +512,10 @@ const struct nm_writer_ops nm_msgpack_writer_ops = {
 	.i64 = mp_i64,
 	.boolean = mp_bool,
 	.null = mp_null,
+	.dbl = mp_double,
+	.begin_map = mp_begin_map,
+	.begin_array = mp_begin_array,
+	.end_nested = mp_end_nested,
 };
 
 void nm_writer_init(struct nm_writer *w, enum nm_format format, struct nm_buf *out)

@@ -46,12 +46,11 @@ void nm_format_rfc3339(int64_t wall_ns, char *out, size_t outlen)
 		out[0] = '\0';
 }
 
-void nm_event_write(const struct nm_event *ev, struct nm_writer *w)
+void nm_event_fields(const struct nm_event *ev, struct nm_writer *w)
 {
 	char time_buf[40], id[NM_EVENT_ID_LEN];
 
 	nm_format_rfc3339(ev->wall_ns, time_buf, sizeof(time_buf));
-	nm_w_begin(w);
 	nm_event_id(ev, id);
 	nm_w_str(w, "id", id, NM_EVENT_ID_LEN - 1);
 	nm_w_u64(w, "seq", ev->seq);
@@ -73,7 +72,18 @@ void nm_event_write(const struct nm_event *ev, struct nm_writer *w)
 		nm_w_null(w, "cgroup_id");
 	}
 	ev->type->write_fields(ev, w);
+}
+
+void nm_event_write(const struct nm_event *ev, struct nm_writer *w)
+{
+	nm_w_begin(w);
+	nm_event_fields(ev, w);
 	nm_w_end(w);
+}
+
+void nm_event_write_fields(const void *event, struct nm_writer *w)
+{
+	nm_event_write(event, w);
 }
 
 void nm_event_encode(const struct nm_event *ev, enum nm_format format, struct nm_buf *out)

@@ -47,8 +47,14 @@ static inline void nm_event_id(const struct nm_event *ev, char out[NM_EVENT_ID_L
 	out[33] = '\0';
 }
 
+/* Write every field of @ev, common ones first, into the open map of @w. */
+void nm_event_fields(const struct nm_event *ev, struct nm_writer *w);
+
 /* Write every field of @ev, common ones first, as one map. */
 void nm_event_write(const struct nm_event *ev, struct nm_writer *w);
+
+/* The same, with the signature of struct nm_sink_msg's field walk. */
+void nm_event_write_fields(const void *event, struct nm_writer *w);
 
 /* Encode @ev in @format into @out (reset first). */
 void nm_event_encode(const struct nm_event *ev, enum nm_format format, struct nm_buf *out);

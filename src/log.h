@@ -5,12 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum nm_log_level {
-	NM_LOG_ERR = 0,
-	NM_LOG_WARN,
-	NM_LOG_INFO,
-	NM_LOG_DEBUG,
-};
+#include "../sinks/sink.h" /* enum nm_log_level: sinks log through env->log */
 
 void nm_log_set_level(enum nm_log_level level);
 void nm_log(enum nm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

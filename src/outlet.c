@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "outlet.h"
+#include "program.h"
 #include "spool.h"
 
 #define DEFAULT_MAX_INFLIGHT 4096
@@ -278,6 +279,8 @@ static void hand_off(struct nm_outlet *o)
 			.token = token,
 			.data = m->data[o->format],
 			.len = m->len[o->format],
+			.type = m->event.type->name,
+			.write_fields = nm_event_write_fields,
 			.event = &m->event,
 		};
 		int rc;

@@ -32,6 +32,12 @@ struct nm_program_type {
 	uint16_t record_type; /* enum nm_record_type */
 	uint32_t record_size; /* exact nm_record_hdr.len expected */
 
+	/* Attaches classic tracepoints, which need tracefs mounted (the agent mounts it). */
+	bool needs_tracefs;
+	/* Control API routes GET /api/LIST_ROUTE and /api/SUMMARY_ROUTE; NULL = none. */
+	const char *list_route;	   /* e.g. "list-connections" */
+	const char *summary_route; /* e.g. "connection-summary" */
+
 	/* Program-specific config keys; parsed into a struct of config_size bytes. */
 	const struct nm_option *options;
 	size_t config_size;

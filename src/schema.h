@@ -5,31 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../sinks/sink.h" /* struct nm_option: sinks declare their keys too */
+
 struct config_setting_t;
-
-enum nm_option_type {
-	NM_OPT_BOOL = 1, /* bool */
-	NM_OPT_INT,	 /* long long, within [min, max] */
-	NM_OPT_STRING,	 /* char *, owned by the config */
-	NM_OPT_STRINGS,	 /* struct nm_strings: a list or array of strings */
-	NM_OPT_ENUM,	 /* int: index into choices */
-};
-
-struct nm_strings {
-	char **v;
-	size_t n;
-};
-
-struct nm_option {
-	const char *name;
-	enum nm_option_type type;
-	size_t offset;
-	const char *def; /* default as config text: "true", "1024", "json", "a,b"; NULL = empty */
-	long long min;
-	long long max;
-	const char *const *choices; /* NM_OPT_ENUM, NULL-terminated */
-	const char *help;
-};
 
 /* Set every option of @opts in @base to its default. */
 int nm_options_defaults(const struct nm_option *opts, void *base, char *err, size_t errlen);

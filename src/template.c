@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "program.h"
 #include "template.h"
 
 #define MAX_PARTS 16
@@ -13,39 +12,11 @@
 
 enum part_kind { PART_LITERAL, PART_VAR };
 
-/* Common fields read straight from struct nm_event; anything else comes from write_fields. */
-enum common_field {
-	F_NONE = 0,
-	F_ID,
-	F_SEQ,
-	F_TYPE,
-	F_HOST,
-	F_TIMESTAMP_NS,
-	F_PID,
-	F_TID,
-	F_UID,
-	F_COMMAND,
-	F_CGROUP_ID,
-};
-
-static const char *const common_names[] = {
-	[F_ID] = "id",
-	[F_SEQ] = "seq",
-	[F_TYPE] = "type",
-	[F_HOST] = "host",
-	[F_TIMESTAMP_NS] = "timestamp_ns",
-	[F_PID] = "pid",
-	[F_TID] = "tid",
-	[F_UID] = "uid",
-	[F_COMMAND] = "command",
-	[F_CGROUP_ID] = "cgroup_id",
-};
-
 struct part {
 	enum part_kind kind;
 	char *text;	     /* literal text, or the variable's name */
-	enum common_field f; /* PART_VAR: a common field, or F_NONE for a program field */
-	int var;	     /* PART_VAR with F_NONE: index into the capture */
+	bool is_type; /* PART_VAR ${type}: read from the message, no field walk needed */
+	int var;      /* other PART_VAR: index into the capture */
 };
 
 struct nm_template {
@@ -53,7 +24,7 @@ struct nm_template {
 	char *prefix;
 	struct part parts[MAX_PARTS];
 	int nparts;
-	const char *vars[MAX_VARS]; /* program fields wanted, borrowed from parts */
+	const char *vars[MAX_VARS]; /* event fields wanted, borrowed from parts */
 	int nvars;
 };
 
@@ -143,10 +114,8 @@ static int add_part(struct nm_template *t, enum part_kind kind, const char *s, s
 	t->nparts++;
 	if (kind == PART_LITERAL)
 		return check_literal(s, n, t->kind, err, errlen);
-	for (int f = F_ID; f <= F_CGROUP_ID; f++)
-		if (!strcmp(common_names[f], p->text))
-			p->f = (enum common_field)f;
-	if (p->f != F_NONE)
+	p->is_type = !strcmp(p->text, "type");
+	if (p->is_type)
 		return 0;
 	for (int i = 0; i < t->nvars; i++) {
 		if (!strcmp(t->vars[i], p->text)) {
@@ -275,7 +244,7 @@ static int capture_slot(struct nm_writer *w, const char *key)
 static void cap_set(struct nm_writer *w, const char *key, const char *val, size_t len)
 {
 	struct capture *c = (struct capture *)w;
-	int i = capture_slot(w, key);
+	int i = w->depth ? -1 : capture_slot(w, key);
 
 	if (i < 0)
 		return;
@@ -288,6 +257,18 @@ static void cap_set(struct nm_writer *w, const char *key, const char *val, size_
 
 static void cap_nop(struct nm_writer *w)
 {
+}
+
+/* Nested values are never template values: only top-level fields are captured. */
+static void cap_open(struct nm_writer *w, const char *key, size_t klen)
+{
+	w->depth++;
+}
+
+static void cap_close(struct nm_writer *w)
+{
+	if (w->depth)
+		w->depth--;
 }
 
 static void cap_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
@@ -319,6 +300,13 @@ static void cap_null(struct nm_writer *w, const char *key, size_t klen)
 	/* A null value is a missing one: left unfound. */
 }
 
+static void cap_double(struct nm_writer *w, const char *key, size_t klen, double v)
+{
+	char b[32];
+
+	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%.17g", v));
+}
+
 static const struct nm_writer_ops capture_ops = {
 	.begin = cap_nop,
 	.end = cap_nop,
@@ -327,57 +315,11 @@ static const struct nm_writer_ops capture_ops = {
 	.i64 = cap_i64,
 	.boolean = cap_bool,
 	.null = cap_null,
+	.dbl = cap_double,
+	.begin_map = cap_open,
+	.begin_array = cap_open,
+	.end_nested = cap_close,
 };
-
-/* Value of common field @f of @ev into @buf; NULL when the event has none. */
-static const char *common_value(enum common_field f, const struct nm_event *ev, char *buf,
-				size_t buflen, size_t *len)
-{
-	const char *s = buf;
-
-	switch (f) {
-	case F_ID:
-		nm_event_id(ev, buf);
-		*len = NM_EVENT_ID_LEN - 1;
-		return s;
-	case F_SEQ:
-		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, ev->seq);
-		return s;
-	case F_TYPE:
-		s = ev->type ? ev->type->name : NULL;
-		break;
-	case F_HOST:
-		s = ev->host;
-		break;
-	case F_TIMESTAMP_NS:
-		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, ev->timestamp_ns);
-		return s;
-	case F_COMMAND:
-		if (!ev->has_task)
-			return NULL;
-		*len = strnlen(ev->command, sizeof(ev->command));
-		return ev->command;
-	case F_PID:
-	case F_TID:
-	case F_UID:
-	case F_CGROUP_ID: {
-		uint64_t v = f == F_PID	  ? ev->pid
-			     : f == F_TID ? ev->tid
-			     : f == F_UID ? ev->uid
-					  : ev->cgroup_id;
-
-		if (!ev->has_task)
-			return NULL;
-		*len = (size_t)snprintf(buf, buflen, "%" PRIu64, v);
-		return s;
-	}
-	default:
-		return NULL;
-	}
-	if (s)
-		*len = strlen(s);
-	return s;
-}
 
 /* Append @v sanitized for @kind; false when nothing safe is left of it. */
 static bool put_value(enum nm_tpl_kind kind, const char *v, size_t n, char *out, size_t *pos,
@@ -404,7 +346,7 @@ static bool put_value(enum nm_tpl_kind kind, const char *v, size_t n, char *out,
 	return meaningful || kind == NM_TPL_KAFKA_KEY;
 }
 
-int nm_template_render(const struct nm_template *t, const struct nm_event *ev, char *out,
+int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *msg, char *out,
 		       size_t *len)
 {
 	size_t max = kind_max(t->kind), pos = 0;
@@ -414,12 +356,11 @@ int nm_template_render(const struct nm_template *t, const struct nm_event *ev, c
 		memset(&cap, 0, sizeof(cap));
 		cap.w.ops = &capture_ops;
 		cap.t = t;
-		if (ev->type && ev->type->write_fields)
-			ev->type->write_fields(ev, &cap.w);
+		if (msg->write_fields)
+			msg->write_fields(msg->event, &cap.w);
 	}
 	for (int i = 0; i < t->nparts; i++) {
 		const struct part *p = &t->parts[i];
-		char buf[NM_EVENT_ID_LEN];
 		const char *v;
 		size_t n = 0;
 
@@ -431,8 +372,9 @@ int nm_template_render(const struct nm_template *t, const struct nm_event *ev, c
 			pos += n;
 			continue;
 		}
-		if (p->f != F_NONE) {
-			v = common_value(p->f, ev, buf, sizeof(buf), &n);
+		if (p->is_type) {
+			v = msg->type;
+			n = strlen(v);
 		} else {
 			v = cap.found[p->var] ? cap.val[p->var] : NULL;
 			n = cap.len[p->var];

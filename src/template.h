@@ -6,12 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "event.h"
+#include "../sinks/sink.h"
 
 /*
  * This file is compiled into the core and into each shared sink module, so it
- * uses no agent symbol: event fields come from struct nm_event and from the
- * program's write_fields function pointer.
+ * uses no agent symbol: event fields come from the message's field walk.
  */
 
 enum nm_tpl_kind {
@@ -38,12 +37,12 @@ const char *nm_template_prefix(const struct nm_template *t);
 bool nm_template_is_static(const struct nm_template *t);
 
 /*
- * Render for @ev into @out (NM_TPL_OUT_MAX + 1 bytes), NUL-terminated; *@len
+ * Render for @msg into @out (NM_TPL_OUT_MAX + 1 bytes), NUL-terminated; *@len
  * gets the length (keys may hold NUL bytes). Returns 0, or -EINVAL when a
  * value is missing or nothing safe is left of it, -ENAMETOOLONG when the result
  * is too long for the kind: the caller then uses its fallback and counts it.
  */
-int nm_template_render(const struct nm_template *t, const struct nm_event *ev, char *out,
+int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *msg, char *out,
 		       size_t *len);
 
 /* Check a fixed topic (e.g. a configured fallback) against @kind's rules. */

@@ -42,7 +42,7 @@ static int script_write(void *sink, const struct nm_sink_msg *msg)
 		rc = -EAGAIN;
 	} else {
 		s->tokens[s->accepted] = msg->token;
-		s->seqs[s->accepted] = msg->event->seq;
+		s->seqs[s->accepted] = ((const struct nm_event *)msg->event)->seq;
 		s->accepted++;
 	}
 	pthread_mutex_unlock(&s->lock);

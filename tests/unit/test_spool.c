@@ -93,7 +93,13 @@ int main(void)
 
 		CHECK(m && t);
 		CHECK_EQ_INT(m->event.seq, 1);
-		CHECK_EQ_INT(nm_template_render(t, &m->event, out, &len), 0);
+		struct nm_sink_msg msg = {
+			.type = m->event.type->name,
+			.write_fields = nm_event_write_fields,
+			.event = &m->event,
+		};
+
+		CHECK_EQ_INT(nm_template_render(t, &msg, out, &len), 0);
 		CHECK_EQ_STR(out, "n/edge-17/connection/curl/101/tcp/80");
 		nm_template_free(t);
 		nm_msg_unref(m);

@@ -43,7 +43,13 @@ static int render(const char *tpl, enum nm_tpl_kind kind, const struct nm_event 
 		fprintf(stderr, "template %s: %s\n", tpl, err);
 		return -1000;
 	}
-	rc = nm_template_render(t, ev, out, &len);
+	struct nm_sink_msg msg = {
+		.type = ev->type->name,
+		.write_fields = nm_event_write_fields,
+		.event = ev,
+	};
+
+	rc = nm_template_render(t, &msg, out, &len);
 	if (!rc)
 		CHECK_EQ_INT(len, strlen(out));
 	nm_template_free(t);
