@@ -12,10 +12,10 @@ cd "$(dirname "$0")"
 SRC=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-DEBIAN_PACKAGES="build-essential autoconf automake libtool pkg-config clang llvm bpftool
+DEBIAN_PACKAGES="build-essential autoconf automake libtool pkg-config clang clang-format llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev libmsgpack-dev libconfig-dev librdkafka-dev
 	libmosquitto-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev mosquitto
-	mosquitto-clients kcat curl python3 python3-msgpack util-linux iproute2 procps"
+	mosquitto-clients kcat curl jq openssl e2fsprogs python3 python3-msgpack util-linux iproute2 procps"
 
 say() { printf '==> %s\n' "$*" >&2; }
 

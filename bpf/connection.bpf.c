@@ -59,9 +59,9 @@ int nm_connect_enter(struct trace_event_raw_sys_enter *ctx)
 		rc = bpf_probe_read_user(&sa.family, sizeof(sa.family), uaddr);
 	if (rc)
 		return 0;
-	if (sa.family == AF_INET ? addrlen < sizeof(sa.sin) :
-	    sa.family == AF_INET6 ? addrlen < sizeof(sa.sin6) :
-	    sa.family != AF_UNIX || !nm_trace_unix)
+	if (sa.family == AF_INET    ? addrlen < sizeof(sa.sin)
+	    : sa.family == AF_INET6 ? addrlen < sizeof(sa.sin6)
+				    : sa.family != AF_UNIX || !nm_trace_unix)
 		return 0; /* another family, or too short for its own: EINVAL from the kernel */
 
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,

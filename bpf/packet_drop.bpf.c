@@ -7,8 +7,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 NM_DECLARE_RING();
 
-#define ETH_P_IP   0x0800
-#define ETH_P_IPV6 0x86DD
+#define ETH_P_IP    0x0800
+#define ETH_P_IPV6  0x86DD
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 

@@ -13,15 +13,15 @@
 
 /* What follows the common header; user space keeps just this part of the record. */
 struct nm_packet_drop_fields {
-	__u64 location;	 /* kernel text address that freed the skb */
-	__u32 reason;	 /* enum skb_drop_reason, subsystem in the upper 16 bits */
+	__u64 location; /* kernel text address that freed the skb */
+	__u32 reason;	/* enum skb_drop_reason, subsystem in the upper 16 bits */
 	__u32 netns;
 	__u32 ifindex;
-	__u32 len;	 /* skb->len */
-	__u16 l3_proto;	 /* ETH_P_*, host byte order */
-	__u8 l4_proto;	 /* IPPROTO_* */
-	__u8 family;	 /* AF_INET, AF_INET6 or 0 */
-	__u16 sport;	 /* host byte order */
+	__u32 len;	/* skb->len */
+	__u16 l3_proto; /* ETH_P_*, host byte order */
+	__u8 l4_proto;	/* IPPROTO_* */
+	__u8 family;	/* AF_INET, AF_INET6 or 0 */
+	__u16 sport;	/* host byte order */
 	__u16 dport;
 	__u32 drop_flags;
 	__u8 saddr[16];

@@ -14,9 +14,18 @@
 #define NM_RECORD_VERSION 1
 #define NM_COMM_LEN	  16
 
+/*
+ * One record type per program, NM_REC_<NAME>, numbered in the order of the
+ * program list in Makefile.am (bpf/programs.def is generated from it), so
+ * both halves of every program are built with the same ids. 0 is never used:
+ * a zeroed record is refused.
+ */
 enum nm_record_type {
-	NM_REC_CONNECTION = 1,
-	NM_REC_PACKET_DROP = 2,
+	NM_REC_NONE = 0,
+#define NM_PROGRAM(name, NAME) NM_REC_##NAME,
+#include "programs.def"
+#undef NM_PROGRAM
+	NM_REC_COUNT,
 };
 
 /* Bits of nm_record_hdr.flags. */
@@ -24,8 +33,8 @@ enum nm_record_type {
 
 struct nm_record_hdr {
 	__u16 version;
-	__u16 type; /* enum nm_record_type */
-	__u32 len;  /* whole record, header included */
+	__u16 type;	    /* enum nm_record_type */
+	__u32 len;	    /* whole record, header included */
 	__u64 timestamp_ns; /* bpf_ktime_get_boot_ns() */
 	__u32 pid;
 	__u32 tid;
@@ -39,7 +48,8 @@ struct nm_record_hdr {
 enum nm_counter {
 	NM_CNT_EMITTED = 0, /* records submitted to the ring */
 	NM_CNT_RING_FULL,   /* bpf_ringbuf_reserve() failed: the record is lost, counted here */
-	NM_CNT_READ_ERROR,  /* a kernel read failed; the record was still emitted with what was read */
+	NM_CNT_READ_ERROR, /* a kernel read failed; the record was still emitted with what was read */
+	NM_CNT_SUPPRESSED, /* not reported by design: a repeat the program aggregates in the kernel */
 	NM_CNT_MAX,
 };
 

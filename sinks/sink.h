@@ -172,10 +172,10 @@ static inline void nm_w_end_nested(struct nm_writer *w)
 
 /* One message handed to a sink. Everything is borrowed until the sink reports the token. */
 struct nm_sink_msg {
-	uint64_t token;	      /* increases by one per message handed to this sink */
-	const uint8_t *data;  /* the event encoded in the sink's format */
+	uint64_t token;	     /* increases by one per message handed to this sink */
+	const uint8_t *data; /* the event encoded in the sink's format */
 	size_t len;
-	const char *type;     /* the event's type (program name, or "loss"); never NULL */
+	const char *type; /* the event's type (program name, or "loss"); never NULL */
 	/*
 	 * Write every field of the event, common ones first, as one map into @w:
 	 * what templates (topic, key) read. @event is opaque to the sink.
@@ -212,7 +212,8 @@ struct nm_sink_type {
 	int (*validate)(const void *config, char *err, size_t errlen);
 
 	/* Returns the sink, or NULL with the reason in @err. @config is borrowed for the sink's life. */
-	void *(*create)(const void *config, const struct nm_sink_env *env, char *err, size_t errlen);
+	void *(*create)(const void *config, const struct nm_sink_env *env, char *err,
+			size_t errlen);
 	/*
 	 * Accept @msg: 0 = accepted (a report follows), -EAGAIN = not now (offer it
 	 * again later), other negative errno = refused for good (counted as failed,
@@ -234,7 +235,7 @@ struct nm_sink_type {
 	uint32_t max_inflight;
 };
 
-/* Built-in sink types (sinks/file.c). */
+/* Always built in (sinks/stdout/, sinks/file/); the other built-in ones are listed by configure. */
 extern const struct nm_sink_type nm_sink_file;
 extern const struct nm_sink_type nm_sink_stdout;
 

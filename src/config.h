@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "outlet.h"
 #include "program.h"
@@ -34,6 +35,11 @@ struct nm_control_config {
 	char *admin_group;
 	long long max_clients;
 	long long stream_queue_events;
+	/* Resolved while validating, so a start cannot fail on them. */
+	mode_t socket_mode;
+	gid_t gid;
+	gid_t admin_gid;
+	bool has_admin_group;
 };
 
 struct nm_store_config {
@@ -52,12 +58,21 @@ struct nm_config {
 	struct nm_control_config control;
 	struct nm_sink_config *sinks;
 	size_t nsinks;
+	/* "file:line: warning: ..." for a valid but likely unintended config; "" if none. */
+	char warning[256];
 };
 
-/* The text of the built-in default configuration. */
-extern const char nm_default_config[];
+/*
+ * The built-in default configuration, derived from the program registry:
+ * every program with every key and its default. Owned by the caller (free),
+ * NULL when out of memory.
+ */
+char *nm_config_default_text(void);
 
-/* Parse and validate; NULL with "file:line: message" in @err. */
+/*
+ * Parse and validate everything a start depends on (values, modes, groups,
+ * paths), so a config that loads starts; NULL with "file:line: message" in @err.
+ */
 struct nm_config *nm_config_load_file(const char *path, char *err, size_t errlen);
 struct nm_config *nm_config_load_string(const char *text, const char *name, char *err,
 					size_t errlen);

@@ -33,7 +33,7 @@ static void usage(FILE *out)
 		"  detach NAME            detach a program (same)\n"
 		"\n"
 		"Filters:\n"
-		"  -t, --type TYPE        program name: connection, packet_drop, loss\n"
+		"  -t, --type TYPE        a program's name (see: ebpf-netmonctl programs), or loss\n"
 		"  -p, --pid PID          process id\n"
 		"  -c, --command COMM     exact process name (up to 16 bytes)\n"
 		"      --since TIME       RFC 3339, e.g. 2024-05-01T12:00:00Z (events only)\n"
@@ -208,7 +208,7 @@ static int report_error(const struct body *b, long status, bool msgpack)
 static int run(struct client *c, const char *method, const char *path,
 	       int (*show)(const msgpack_object *doc, long status))
 {
-	struct body b = { 0 };
+	struct body b = {0};
 	msgpack_unpacked u;
 	size_t off = 0;
 	long status = 0;
@@ -309,8 +309,8 @@ static int show_programs(const msgpack_object *doc, long status)
 static bool is_common(const char *k, size_t len)
 {
 	static const char *const skip[] = {
-		"id",  "seq", "type", "host", "timestamp_ns", "time", "pid",
-		"tid", "uid", "command", "cgroup_id", NULL,
+		"id",  "seq", "type", "host",	 "timestamp_ns", "time",
+		"pid", "tid", "uid",  "command", "cgroup_id",	 NULL,
 	};
 
 	for (int i = 0; skip[i]; i++)
@@ -473,7 +473,7 @@ static size_t on_stream(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 static int tail(struct client *c, const char *path)
 {
-	struct tail t = { .c = c };
+	struct tail t = {.c = c};
 	struct curl_slist *headers = NULL;
 	char url[4096];
 	CURLcode rc;
@@ -539,7 +539,7 @@ int main(int argc, char **argv)
 	};
 	const char *type = NULL, *pid = NULL, *comm = NULL, *since = NULL, *until = NULL;
 	const char *limit = NULL, *cmd;
-	struct client c = { 0 };
+	struct client c = {0};
 	char path[2048], q[1536] = "";
 	bool filters;
 	int opt, status;

@@ -48,7 +48,10 @@ size_t nm_utf8_valid_seq(const uint8_t *s, size_t len)
 
 /* Bytes that need more than a copy: 1 for JSON only ('"', '\\'), 2 for both (controls, >= 0x80). */
 static const uint8_t special[256] = {
-	[0 ... 0x1f] = 2, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+	[0 ... 0x1f] = 2,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x80 ... 0xff] = 2,
 };
 
 /*
@@ -67,7 +70,7 @@ static inline bool needs_care(const uint8_t *s)
 }
 
 /* Worst case output of text_at() for @len input bytes: \u00XX for a control byte. */
-#define TEXT_MAX(len) ((len) * 6)
+#define TEXT_MAX(len) ((len)*6)
 
 /*
  * Write @len bytes of @s at @p as UTF-8, mapping stray bytes to U+0080..U+00FF,
@@ -147,37 +150,24 @@ static uint8_t *u64_at(uint8_t *p, uint64_t v)
 	return p + (20 - n);
 }
 
-/* ---- JSON -------------------------------------------------------------- */
+/* ---- nesting, shared by both encoders ------------------------------------ */
 
 /*
- * Make room for a key and @value_max bytes of value; returns where to write,
- * after the key, or NULL (the buffer is marked oom).
+ * The open container the next value goes into. A value outside any container,
+ * a key inside an array, or no key inside a map is the caller's bug: flagged
+ * in w->error, and written so that the bytes still parse.
  */
-static uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
+static uint32_t value_slot(struct nm_writer *w, const char **key, size_t *klen)
 {
-	struct nm_buf *b = w->out;
 	uint32_t d = w->depth ? w->depth - 1 : 0;
-	uint8_t *p;
 
-	if (nm_buf_reserve(b, klen + 4 + value_max))
-		return NULL;
-	p = b->data + b->len;
-	if (w->count[d]++)
-		*p++ = ',';
-	if (w->in_array[d])
-		return p; /* array elements have no key */
-	*p++ = '"';
-	memcpy(p, key, klen); /* keys are literals, never escaped */
-	p += klen;
-	*p++ = '"';
-	*p++ = ':';
-	return p;
-}
-
-static void json_done(struct nm_writer *w, uint8_t *p)
-{
-	if (p)
-		w->out->len = (size_t)(p - w->out->data);
+	if (!w->depth || w->in_array[d] != !*key)
+		w->error = true;
+	if (!*key) {
+		*key = "";
+		*klen = 0;
+	}
+	return d;
 }
 
 /* Where a container opened at the current position is tracked; false when too deep. */
@@ -204,6 +194,39 @@ static int pop(struct nm_writer *w)
 	return (int)--w->depth;
 }
 
+/* ---- JSON -------------------------------------------------------------- */
+
+/*
+ * Make room for a key and @value_max bytes of value; returns where to write,
+ * after the key, or NULL (the buffer is marked oom).
+ */
+static uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
+{
+	struct nm_buf *b = w->out;
+	uint32_t d = value_slot(w, &key, &klen);
+	uint8_t *p;
+
+	if (nm_buf_reserve(b, klen + 4 + value_max))
+		return NULL;
+	p = b->data + b->len;
+	if (w->count[d]++)
+		*p++ = ',';
+	if (w->in_array[d])
+		return p; /* array elements have no key */
+	*p++ = '"';
+	memcpy(p, key, klen); /* keys are literals, never escaped */
+	p += klen;
+	*p++ = '"';
+	*p++ = ':';
+	return p;
+}
+
+static void json_done(struct nm_writer *w, uint8_t *p)
+{
+	if (p)
+		w->out->len = (size_t)(p - w->out->data);
+}
+
 static void json_begin(struct nm_writer *w)
 {
 	w->depth = 0;
@@ -223,11 +246,11 @@ static void json_open(struct nm_writer *w, const char *key, size_t klen, bool ar
 {
 	uint8_t *p = json_key(w, key, klen, 1);
 
-	if (!p)
-		return;
-	*p++ = array ? '[' : '{';
-	json_done(w, p);
-	push(w, array);
+	if (p) {
+		*p++ = array ? '[' : '{';
+		json_done(w, p);
+	}
+	push(w, array); /* even out of memory, so that the closes still pair up */
 }
 
 static void json_begin_map(struct nm_writer *w, const char *key, size_t klen)
@@ -251,8 +274,7 @@ static void json_end_nested(struct nm_writer *w)
 	nm_buf_putc(w->out, w->in_array[d] ? ']' : '}');
 }
 
-static void json_str(struct nm_writer *w, const char *key, size_t klen, const char *val,
-		     size_t len)
+static void json_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
 {
 	uint8_t *p = json_key(w, key, klen, TEXT_MAX(len) + 2);
 
@@ -346,11 +368,11 @@ static int mp_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
-#define MP_PACKER(w) msgpack_packer pk = { .data = (w)->out, .callback = mp_write }
+#define MP_PACKER(w) msgpack_packer pk = {.data = (w)->out, .callback = mp_write}
 
 static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key, size_t klen)
 {
-	uint32_t d = w->depth ? w->depth - 1 : 0;
+	uint32_t d = value_slot(w, &key, &klen);
 
 	w->count[d]++;
 	if (w->in_array[d])
@@ -359,21 +381,31 @@ static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key, siz
 	msgpack_pack_str_body(pk, key, klen);
 }
 
-/* A map32/array32 header whose count is patched when the container closes: fields are streamed. */
+/*
+ * Fields are streamed, so a container's count is known only when it closes:
+ * open it with the packer's 32-bit header (a count past 65535 selects it) and
+ * patch the count in at the close.
+ */
 static void mp_open(struct nm_writer *w, bool array)
 {
-	const uint8_t hdr[5] = { array ? 0xdd : 0xdf, 0, 0, 0, 0 };
+	MP_PACKER(w);
 
-	if (push(w, array))
-		nm_buf_append(w->out, hdr, sizeof(hdr));
+	if (!push(w, array))
+		return;
+	if (array)
+		msgpack_pack_array(&pk, UINT32_MAX);
+	else
+		msgpack_pack_map(&pk, UINT32_MAX);
 }
+
+#define MP_HDR32 5 /* map32/array32: the type byte, then the count big-endian */
 
 static void mp_close(struct nm_writer *w, int d)
 {
 	uint32_t n;
 	uint8_t *h;
 
-	if (d < 0 || w->out->oom || w->out->len < w->start[d] + 5)
+	if (d < 0 || w->out->oom || w->out->len < w->start[d] + MP_HDR32)
 		return;
 	n = w->count[d];
 	h = w->out->data + w->start[d] + 1;
@@ -456,8 +488,9 @@ static void mp_str(struct nm_writer *w, const char *key, size_t klen, const char
 	msgpack_pack_str(&pk, 0xffffffff); /* str32 header, length patched below */
 	at = w->out->len;
 	if (!nm_buf_reserve(w->out, TEXT_MAX(len)))
-		w->out->len = (size_t)(text_at(w->out->data + at, (const uint8_t *)val, len, false) -
-				       w->out->data);
+		w->out->len =
+			(size_t)(text_at(w->out->data + at, (const uint8_t *)val, len, false) -
+				 w->out->data);
 	if (!w->out->oom) {
 		uint32_t n = (uint32_t)(w->out->len - at);
 		uint8_t *h = w->out->data + at - 4;

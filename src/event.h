@@ -9,9 +9,9 @@
 
 struct nm_program_type;
 
-#define NM_EVENT_ID_LEN	   34 /* "<run id>-<seq>", 16 hex digits each, and a NUL */
-#define NM_EVENT_BODY_MAX  184 /* the largest program body: connection */
-#define NM_EVENT_COMM_MAX  16
+#define NM_EVENT_ID_LEN	  34  /* "<run id>-<seq>", 16 hex digits each, and a NUL */
+#define NM_EVENT_BODY_MAX 184 /* room for any program's body; each asserts its own fits */
+#define NM_EVENT_COMM_MAX 16
 
 struct nm_event {
 	const struct nm_program_type *type; /* the program that produced it; static */
@@ -23,9 +23,9 @@ struct nm_event {
 	uint32_t tid;
 	uint32_t uid;
 	uint64_t cgroup_id;
-	char command[NM_EVENT_COMM_MAX];    /* not NUL-terminated when full */
-	uint64_t run_id;		    /* the agent run that saw it: with seq, the event's id */
-	const char *host; /* borrowed from the pipeline, outlives every event */
+	char command[NM_EVENT_COMM_MAX]; /* not NUL-terminated when full */
+	uint64_t run_id;		 /* the agent run that saw it: with seq, the event's id */
+	const char *host;		 /* borrowed from the pipeline, outlives every event */
 	/* The program's decoded record and enrichment, laid out by the program. */
 	_Alignas(8) unsigned char body[NM_EVENT_BODY_MAX];
 };

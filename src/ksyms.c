@@ -51,14 +51,16 @@ struct nm_ksyms *nm_ksyms_load(const char *path)
 		nlen = strcspn(name, " \t\n");
 		name[nlen++] = '\0';
 		if (k->n == cap) {
-			struct ksym *s = realloc(k->syms, (cap = cap ? cap * 2 : 65536) * sizeof(*s));
+			struct ksym *s =
+				realloc(k->syms, (cap = cap ? cap * 2 : 65536) * sizeof(*s));
 
 			if (!s)
 				goto fail;
 			k->syms = s;
 		}
 		if (k->names_len + nlen > names_cap) {
-			char *s = realloc(k->names, names_cap = (names_cap ? names_cap * 2 : 1 << 20));
+			char *s = realloc(k->names,
+					  names_cap = (names_cap ? names_cap * 2 : 1 << 20));
 
 			if (!s)
 				goto fail;
@@ -105,4 +107,3 @@ const char *nm_ksyms_lookup(const struct nm_ksyms *k, uint64_t addr, uint64_t *o
 	*offset = addr - k->syms[lo - 1].addr;
 	return k->names + k->syms[lo - 1].name_off;
 }
-

@@ -11,7 +11,7 @@
 
 static enum nm_log_level log_level = NM_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void nm_log_set_level(enum nm_log_level level)
 {
@@ -32,7 +32,8 @@ static void log_va(enum nm_log_level level, const char *suffix, const char *fmt,
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 
 	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s.%03ldZ ebpf-netmon %s: ", stamp, ts.tv_nsec / 1000000, level_names[level]);
+	fprintf(stderr, "%s.%03ldZ ebpf-netmon %s: ", stamp, ts.tv_nsec / 1000000,
+		level_names[level]);
 	vfprintf(stderr, fmt, ap);
 	if (suffix)
 		fputs(suffix, stderr);
@@ -53,32 +54,14 @@ void nm_log(enum nm_log_level level, const char *fmt, ...)
 
 void nm_log_ratelimited(struct nm_ratelimit *rl, enum nm_log_level level, const char *fmt, ...)
 {
-	struct timespec ts;
-	uint64_t now;
-	char suffix[64] = "";
+	uint32_t suppressed;
+	char suffix[64];
 	va_list ap;
 
-	if (level > log_level)
+	/* What the level hides is not counted as suppressed. */
+	if (level > log_level || !nm_ratelimit_pass(rl, &suppressed))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-
-	pthread_mutex_lock(&log_lock);
-	if (now - rl->window_start_ns > (uint64_t)NM_RATELIMIT_WINDOW_S * 1000000000ull) {
-		rl->window_start_ns = now;
-		rl->passed = 0;
-	}
-	if (rl->passed >= NM_RATELIMIT_BURST) {
-		rl->suppressed++;
-		pthread_mutex_unlock(&log_lock);
-		return;
-	}
-	rl->passed++;
-	if (rl->suppressed)
-		snprintf(suffix, sizeof(suffix), " (%u similar messages suppressed)", rl->suppressed);
-	rl->suppressed = 0;
-	pthread_mutex_unlock(&log_lock);
-
+	nm_ratelimit_suffix(suppressed, suffix, sizeof(suffix));
 	va_start(ap, fmt);
 	log_va(level, suffix[0] ? suffix : NULL, fmt, ap);
 	va_end(ap);
@@ -86,8 +69,9 @@ void nm_log_ratelimited(struct nm_ratelimit *rl, enum nm_log_level level, const 
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	enum nm_log_level ours = level == LIBBPF_WARN ? NM_LOG_WARN :
-				 level == LIBBPF_INFO ? NM_LOG_DEBUG : NM_LOG_DEBUG;
+	enum nm_log_level ours = level == LIBBPF_WARN	? NM_LOG_WARN
+				 : level == LIBBPF_INFO ? NM_LOG_DEBUG
+							: NM_LOG_DEBUG;
 	static char line[65536]; /* verifier logs are long; libbpf calls under its own lock */
 	size_t n;
 

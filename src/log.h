@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../sinks/sink.h" /* enum nm_log_level: sinks log through env->log */
+#include "../sinks/sink.h"	    /* enum nm_log_level: sinks log through env->log */
+#include "../sinks/lib/ratelimit.h" /* struct nm_ratelimit, shared with the sinks */
 
 void nm_log_set_level(enum nm_log_level level);
 void nm_log(enum nm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -15,20 +16,7 @@ void nm_log(enum nm_log_level level, const char *fmt, ...) __attribute__((format
 #define nm_info(...)  nm_log(NM_LOG_INFO, __VA_ARGS__)
 #define nm_debug(...) nm_log(NM_LOG_DEBUG, __VA_ARGS__)
 
-/*
- * A repeated failure logs at most NM_RATELIMIT_BURST times per
- * NM_RATELIMIT_WINDOW_S seconds; the next message that passes says how many
- * were suppressed. Zero-initialize; thread-safe.
- */
-struct nm_ratelimit {
-	uint64_t window_start_ns;
-	uint32_t passed;
-	uint32_t suppressed;
-};
-
-#define NM_RATELIMIT_BURST    5
-#define NM_RATELIMIT_WINDOW_S 10
-
+/* nm_log, at most a burst per window of @rl (sinks/lib/ratelimit.h). */
 void nm_log_ratelimited(struct nm_ratelimit *rl, enum nm_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -39,8 +39,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: ebpf-netmon [-c FILE] [--check-config] [-v] [--version] [--help]\n"
 		"\n"
-		"Watches the kernel's network activity with eBPF (outbound connections, packet\n"
-		"drops) and publishes every event as JSON or MessagePack to the configured sinks.\n"
+		"Watches the kernel's network activity with eBPF and publishes every event as\n"
+		"JSON or MessagePack to the configured sinks.\n"
 		"\n"
 		"  -c, --config FILE   read FILE (libconfig syntax); without it a built-in default\n"
 		"                      runs: every program, JSON lines to stdout, control socket at\n"
@@ -54,7 +54,11 @@ static void usage(FILE *out)
 		"\n"
 		"Signals: SIGTERM/SIGINT deliver what is queued and exit 0; SIGHUP reopens files.\n"
 		"Exit status: 0 ok, 1 runtime failure, 64 usage error, 78 configuration error.\n"
-		"Logs go to stderr; events never do.\n");
+		"Logs go to stderr; events never do.\n"
+		"\n"
+		"Programs (each event's \"type\"; keys: --print-default):\n");
+	for (const struct nm_program_type *const *t = nm_program_types; *t; t++)
+		fprintf(out, "  %-20s%s\n", (*t)->name, (*t)->description);
 }
 
 static int64_t mono_ms(void)
@@ -67,24 +71,22 @@ static int64_t mono_ms(void)
 
 static bool needs_tracefs(const struct nm_config *cfg)
 {
-	const struct nm_program_config *pc = nm_config_program(cfg, "connection");
-
-	return pc && pc->common.enabled;
+	for (size_t i = 0; i < cfg->nprograms; i++)
+		if (cfg->programs[i].common.enabled && cfg->programs[i].type->needs_tracefs)
+			return true;
+	return false;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "print-default", no_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'C'},
+		{"print-default", no_argument, NULL, 'P'}, {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},	   {"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL;
+	char *default_text = NULL;
 	bool check_only = false, verbose = false, quiet = false;
 	struct nm_pipeline *pipeline = NULL;
 	struct nm_config *cfg = NULL;
@@ -106,7 +108,13 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'P':
-			fputs(nm_default_config, stdout);
+			default_text = nm_config_default_text();
+			if (!default_text) {
+				fprintf(stderr, "ebpf-netmon: out of memory\n");
+				return EXIT_FAILURE;
+			}
+			fputs(default_text, stdout);
+			free(default_text);
 			return 0;
 		case 'v':
 			verbose = true;
@@ -131,23 +139,35 @@ int main(int argc, char **argv)
 		return 64;
 	}
 
-	if (config_path)
+	if (config_path) {
 		cfg = nm_config_load_file(config_path, err, sizeof(err));
-	else
-		cfg = nm_config_load_string(nm_default_config, "<built-in default>", err,
-					    sizeof(err));
+	} else {
+		default_text = nm_config_default_text();
+		if (default_text)
+			cfg = nm_config_load_string(default_text, "<built-in default>", err,
+						    sizeof(err));
+		else
+			snprintf(err, sizeof(err), "<built-in default>: out of memory");
+		free(default_text);
+	}
 	if (!cfg) {
 		fprintf(stderr, "%s\n", err);
 		return NM_EX_CONFIG;
 	}
 	if (check_only) {
+		if (cfg->warning[0])
+			fprintf(stderr, "%s\n", cfg->warning);
 		printf("%s: configuration OK (%zu sinks)\n", cfg->source, cfg->nsinks);
 		nm_config_free(cfg);
 		return 0;
 	}
 
-	nm_log_set_level(verbose ? NM_LOG_DEBUG : quiet ? NM_LOG_WARN : (enum nm_log_level)cfg->log_level);
+	nm_log_set_level(verbose ? NM_LOG_DEBUG
+			 : quiet ? NM_LOG_WARN
+				 : (enum nm_log_level)cfg->log_level);
 	nm_log_bridge_libbpf();
+	if (cfg->warning[0])
+		nm_warn("%s", cfg->warning);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -191,8 +211,8 @@ int main(int argc, char **argv)
 		int rc = nm_pipeline_poll(pipeline, (int)cfg->drain_interval_ms);
 
 		if (rc < 0)
-			nm_log_ratelimited(&poll_rl, NM_LOG_ERR,
-					   "reading the rings failed: %s", strerror(-rc));
+			nm_log_ratelimited(&poll_rl, NM_LOG_ERR, "reading the rings failed: %s",
+					   strerror(-rc));
 		if (reopen_requested) {
 			reopen_requested = 0;
 			nm_info("SIGHUP: reopening files");

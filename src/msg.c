@@ -1,7 +1,8 @@
-/* msg.c - builds the shared encoded-event allocation. */
+/* msg.c - builds the shared message allocation, for live events and for replayed records. */
 #include <string.h>
 
 #include "msg.h"
+#include "program.h"
 
 struct nm_msg *nm_msg_new(const struct nm_event *ev, struct nm_buf *const enc[NM_FORMAT_COUNT],
 			  unsigned refs)
@@ -18,6 +19,9 @@ struct nm_msg *nm_msg_new(const struct nm_event *ev, struct nm_buf *const enc[NM
 		return NULL;
 	atomic_init(&m->refs, refs);
 	memcpy(&m->event, ev, sizeof(*ev));
+	m->type = ev->type->name;
+	m->write_fields = nm_event_write_fields;
+	m->fields_ctx = &m->event;
 	for (f = 0; f < NM_FORMAT_COUNT; f++) {
 		m->len[f] = enc[f] ? (uint32_t)enc[f]->len : 0;
 		m->data[f] = m->bytes + at;
@@ -26,5 +30,38 @@ struct nm_msg *nm_msg_new(const struct nm_event *ev, struct nm_buf *const enc[NM
 			at += enc[f]->len;
 		}
 	}
+	return m;
+}
+
+struct nm_msg *nm_msg_new_stored(const char *type, size_t type_len, const uint8_t *fields,
+				 size_t fields_len, enum nm_format format, const uint8_t *data,
+				 size_t data_len,
+				 void (*write_fields)(const void *ctx, struct nm_writer *w))
+{
+	bool shared = data == fields && data_len == fields_len;
+	struct nm_msg *m = malloc(sizeof(*m) + type_len + 1 + fields_len + (shared ? 0 : data_len));
+	uint8_t *p;
+
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	atomic_init(&m->refs, 1);
+	p = m->bytes;
+	memcpy(p, fields, fields_len);
+	m->stored = (struct nm_msg_fields){p, (uint32_t)fields_len};
+	p += fields_len;
+	if (!shared) {
+		memcpy(p, data, data_len);
+		m->data[format] = p;
+		p += data_len;
+	} else {
+		m->data[format] = (uint8_t *)m->stored.data;
+	}
+	m->len[format] = (uint32_t)data_len;
+	memcpy(p, type, type_len);
+	p[type_len] = '\0';
+	m->type = (const char *)p;
+	m->write_fields = write_fields;
+	m->fields_ctx = &m->stored;
 	return m;
 }

@@ -9,30 +9,29 @@
 
 #include "log.h"
 #include "outlet.h"
-#include "program.h"
 #include "spool.h"
+#include "../sinks/lib/clock.h"
 
 #define DEFAULT_MAX_INFLIGHT 4096
 /* Wake an idle worker once this many events wait, or on nm_outlet_kick(): not per event. */
-#define WAKE_BATCH	     512
-#define IDLE_WAIT_MS	     100
-#define REPORT_WAIT_MS	     5
+#define WAKE_BATCH     512
+#define IDLE_WAIT_MS   100
+#define REPORT_WAIT_MS 5
 
-static const char *const when_full_names[] = { "block", "drop_newest", "drop_oldest", "spool",
-					       NULL };
+static const char *const when_full_names[] = {"block", "drop_newest", "drop_oldest", "spool", NULL};
 
 const struct nm_option nm_queue_options[] = {
-	{ "max_events", NM_OPT_INT, offsetof(struct nm_queue_config, max_events), "100000", 1,
-	  100000000, NULL, "events held for this sink before when_full applies" },
-	{ "max_bytes", NM_OPT_INT, offsetof(struct nm_queue_config, max_bytes), "67108864", 4096,
-	  1LL << 40, NULL, "encoded bytes held for this sink before when_full applies" },
-	{ "when_full", NM_OPT_ENUM, offsetof(struct nm_queue_config, when_full), "drop_newest", 0,
-	  0, when_full_names, "block | drop_newest | drop_oldest | spool" },
-	{ "spool_dir", NM_OPT_STRING, offsetof(struct nm_queue_config, spool_dir), NULL, 0, 0, NULL,
-	  "where when_full = spool keeps overflow" },
-	{ "spool_max_bytes", NM_OPT_INT, offsetof(struct nm_queue_config, spool_max_bytes),
-	  "1073741824", 65536, 1LL << 50, NULL, "bound on the spool's size on disk" },
-	{ NULL },
+	{"max_events", NM_OPT_INT, offsetof(struct nm_queue_config, max_events), "100000", 1,
+	 100000000, NULL, "events held for this sink before when_full applies"},
+	{"max_bytes", NM_OPT_INT, offsetof(struct nm_queue_config, max_bytes), "67108864", 4096,
+	 1LL << 40, NULL, "encoded bytes held for this sink before when_full applies"},
+	{"when_full", NM_OPT_ENUM, offsetof(struct nm_queue_config, when_full), "drop_newest", 0, 0,
+	 when_full_names, "block | drop_newest | drop_oldest | spool"},
+	{"spool_dir", NM_OPT_STRING, offsetof(struct nm_queue_config, spool_dir), NULL, 0, 0, NULL,
+	 "where when_full = spool keeps overflow"},
+	{"spool_max_bytes", NM_OPT_INT, offsetof(struct nm_queue_config, spool_max_bytes),
+	 "1073741824", 65536, 1LL << 50, NULL, "bound on the spool's size on disk"},
+	{NULL},
 };
 
 const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
@@ -43,6 +42,7 @@ const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
 	[NM_SINK_DROP_NO_MEMORY] = "no_memory",
 	[NM_SINK_DROP_SPOOL_ERROR] = "spool_error",
 	[NM_SINK_DROP_SPOOL_CORRUPT] = "spool_corrupt",
+	[NM_SINK_DROP_SPOOL_SLOW] = "spool_slow",
 };
 
 /* Slot status of a message left in the spool at shutdown: neither delivered nor lost. */
@@ -50,6 +50,10 @@ const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
 /* Slot status of a message whose outcome was already counted elsewhere. */
 #define STATUS_MOVED 2
 #define REFILL_BATCH 256
+#define SPILL_MAX    NM_SPOOL_SPILL_MAX
+#define SPILL_BATCH  256
+/* How long one worker pass may spend writing the spill to disk before serving the sink. */
+#define SPILL_PASS_MS 20
 
 struct inflight_slot {
 	struct nm_msg *msg;
@@ -79,7 +83,7 @@ struct nm_outlet {
 	/* pending: ring of queued events not yet handed to the sink */
 	struct nm_msg **pending;
 	nm_spool_pos *pending_pos; /* when_full = spool: beside pending, same index */
-	size_t pending_cap; /* max_events + 1, so a refused hand-off always fits back */
+	size_t pending_cap;	   /* max_events + 1, so a refused hand-off always fits back */
 	size_t pending_head;
 	size_t pending_count;
 
@@ -95,9 +99,28 @@ struct nm_outlet {
 	uint64_t dropped[NM_SINK_DROP_COUNT];
 	struct nm_ratelimit failure_rl;
 
-	struct nm_spool *spool; /* when_full = spool */
-	uint64_t kept;		/* read back from the spool, left there at shutdown */
-	bool ack_frozen;	/* a record was kept: later ones must not move the ack */
+	/*
+	 * when_full = spool. The reader never touches the disk: what must go to
+	 * the spool waits in `spill` (arrival order) until the worker writes it,
+	 * outside the lock. While the worker runs, only it uses `spool`, and
+	 * publishes what the others need under the lock: the unread count and
+	 * size. Acks reach it the same way.
+	 */
+	struct nm_spool *spool;
+	bool worker_owns_spool;
+	struct nm_msg **spill; /* ring of SPILL_MAX */
+	size_t spill_head;
+	size_t spill_count;
+	uint64_t spill_bytes;
+	uint64_t spool_unread; /* on disk, not yet read back: the worker's last word */
+	uint64_t spool_bytes;
+	uint64_t spool_recovered;
+	uint64_t spool_ack_errors;
+	nm_spool_pos ack_pos; /* released up to here, not yet told to the spool */
+	bool ack_due;
+	uint64_t kept;	      /* read back from the spool, left there at shutdown */
+	bool ack_frozen;      /* a record was kept: later ones must not move the ack */
+	uint64_t slow_logged; /* spool_slow drops already logged (worker only) */
 	struct nm_ratelimit spool_rl;
 };
 
@@ -122,6 +145,17 @@ static uint32_t msg_len(const struct nm_outlet *o, const struct nm_msg *m)
 	return m->len[o->format];
 }
 
+/* @pos and everything before it left the spool. Lock held. */
+static void note_ack(struct nm_outlet *o, nm_spool_pos pos)
+{
+	if (o->worker_owns_spool) {
+		o->ack_pos = pos; /* the worker tells the spool, outside the lock */
+		o->ack_due = true;
+	} else {
+		nm_spool_ack(o->spool, pos); /* no worker: shutdown, nobody waits on the lock */
+	}
+}
+
 /* Release finished in-flight slots in token order. Lock held. */
 static void release_done(struct nm_outlet *o)
 {
@@ -138,7 +172,7 @@ static void release_done(struct nm_outlet *o)
 		 * delivered twice, none lost).
 		 */
 		if (s->spool_pos && s->status != STATUS_KEPT && !o->ack_frozen)
-			nm_spool_ack(o->spool, s->spool_pos);
+			note_ack(o, s->spool_pos);
 		if (s->status == STATUS_KEPT) {
 			o->kept++;
 			o->ack_frozen = true;
@@ -230,14 +264,15 @@ struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *
 	pthread_cond_init(&o->space, NULL);
 
 	if (q->when_full == NM_WHEN_FULL_SPOOL) {
-		struct nm_spool_stats st;
+		struct nm_segstore_stats st;
 		char why[512];
 
 		o->pending_pos = calloc(o->pending_cap, sizeof(*o->pending_pos));
-		if (!o->pending_pos)
+		o->spill = calloc(SPILL_MAX, sizeof(*o->spill));
+		if (!o->pending_pos || !o->spill)
 			goto oom;
-		o->spool = nm_spool_open(q->spool_dir, (uint64_t)q->spool_max_bytes, why,
-					 sizeof(why));
+		o->spool =
+			nm_spool_open(q->spool_dir, (uint64_t)q->spool_max_bytes, why, sizeof(why));
 		if (!o->spool) {
 			snprintf(err, errlen, "sink %s: %s", name, why);
 			goto fail;
@@ -245,6 +280,9 @@ struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *
 		nm_spool_get_stats(o->spool, &st);
 		/* A previous run's backlog is received again, so the books still balance. */
 		o->received = st.recovered;
+		o->spool_recovered = st.recovered;
+		o->spool_unread = st.unread;
+		o->spool_bytes = st.bytes;
 		if (st.recovered)
 			nm_info("sink %s: %llu events in the spool at %s from a previous run, replaying",
 				name, (unsigned long long)st.recovered, q->spool_dir);
@@ -279,9 +317,9 @@ static void hand_off(struct nm_outlet *o)
 			.token = token,
 			.data = m->data[o->format],
 			.len = m->len[o->format],
-			.type = m->event.type->name,
-			.write_fields = nm_event_write_fields,
-			.event = &m->event,
+			.type = m->type,
+			.write_fields = m->write_fields,
+			.event = m->fields_ctx,
 		};
 		int rc;
 
@@ -310,8 +348,8 @@ static void hand_off(struct nm_outlet *o)
 		if (rc < 0) {
 			s->done = true;
 			s->status = rc;
-			nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN, "sink %s refused an event: %s",
-					   o->name, strerror(-rc));
+			nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN,
+					   "sink %s refused an event: %s", o->name, strerror(-rc));
 			release_done(o);
 		}
 	}
@@ -327,39 +365,186 @@ static void add_ms(struct timespec *ts, int ms)
 	}
 }
 
-static int64_t now_ms(void)
+/* Room for one more event of @len bytes in memory (pending + in flight)? Lock held. */
+static bool has_room(const struct nm_outlet *o, uint32_t len)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return o->pending_count + inflight_count(o) < (size_t)o->q->max_events &&
+	       o->queued_bytes + len <= (uint64_t)o->q->max_bytes;
 }
 
-static bool has_room(const struct nm_outlet *o, uint32_t len);
-
-/* Read spooled events back into memory, oldest first, while there is room. Lock held. */
-static void refill(struct nm_outlet *o)
+/* Queue @m (owned) behind the pending ones; @pos is its place in the spool or 0. Lock held. */
+static void pending_append(struct nm_outlet *o, struct nm_msg *m, nm_spool_pos pos)
 {
-	for (int n = 0; n < REFILL_BATCH && nm_spool_unread(o->spool) && has_room(o, 0); n++) {
-		uint64_t corrupt = 0;
-		nm_spool_pos pos = 0;
-		struct nm_msg *m = nm_spool_read(o->spool, o->format, &pos, &corrupt);
-		size_t at;
+	size_t at = (o->pending_head + o->pending_count) % o->pending_cap;
 
-		if (corrupt) {
-			o->dropped[NM_SINK_DROP_SPOOL_CORRUPT] += corrupt;
-			nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
-					   "sink %s: skipped %llu corrupt records in spool %s",
-					   o->name, (unsigned long long)corrupt, o->q->spool_dir);
-		}
-		if (!m)
-			return;
-		at = (o->pending_head + o->pending_count) % o->pending_cap;
-		o->pending[at] = m;
+	o->pending[at] = m;
+	if (o->pending_pos)
 		o->pending_pos[at] = pos;
-		o->pending_count++;
-		o->queued_bytes += msg_len(o, m);
+	o->pending_count++;
+	o->queued_bytes += msg_len(o, m);
+}
+
+/* Take the oldest spilled event (now the caller's). Lock held. */
+static struct nm_msg *spill_pop(struct nm_outlet *o)
+{
+	struct nm_msg *m = o->spill[o->spill_head];
+
+	o->spill_head = (o->spill_head + 1) % SPILL_MAX;
+	o->spill_count--;
+	o->spill_bytes -= msg_len(o, m);
+	return m;
+}
+
+/*
+ * Write @m (still the caller's) to the spool; a failure is counted in
+ * @lost[reason] and logged. 0 or the spool's error. The caller owns the
+ * spool: the worker outside the lock, or the last thread at shutdown.
+ */
+static int spool_write(struct nm_outlet *o, const struct nm_msg *m, bool front,
+		       uint64_t lost[NM_SINK_DROP_COUNT])
+{
+	int rc = nm_spool_append(o->spool, m, o->format, front);
+
+	if (!rc)
+		return 0;
+	if (rc == -EFBIG) {
+		lost[NM_SINK_DROP_SPOOL_FULL]++;
+		nm_log_ratelimited(&o->spool_rl, NM_LOG_WARN,
+				   "sink %s: spool %s reached spool_max_bytes, dropping new events",
+				   o->name, o->q->spool_dir);
+	} else if (rc == -ENOMEM) {
+		lost[NM_SINK_DROP_NO_MEMORY]++;
+	} else {
+		/* Disk full or failing: the sink degrades to counted loss, the agent runs on. */
+		lost[NM_SINK_DROP_SPOOL_ERROR]++;
+		nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
+				   "sink %s: CANNOT WRITE SPOOL %s: %s; events are being lost",
+				   o->name, o->q->spool_dir, strerror(-rc));
 	}
+	return rc;
+}
+
+/* What one worker pass takes from the shared state, does on disk, and gives back. */
+struct spool_pass {
+	struct nm_msg *write[SPILL_BATCH]; /* oldest spilled events: still in the spill ring */
+	size_t nwrite;
+	struct nm_msg *back[REFILL_BATCH]; /* read back from the spool, for pending */
+	nm_spool_pos back_pos[REFILL_BATCH];
+	size_t nback;
+	size_t room;	     /* events pending may take */
+	uint64_t room_bytes; /* bytes pending may take */
+	bool ack_due;
+	nm_spool_pos ack_pos;
+	uint64_t slow;	  /* spool_slow drops so far, for the log */
+	uint64_t corrupt; /* records skipped while reading back */
+	uint64_t lost[NM_SINK_DROP_COUNT];
+	struct nm_segstore_stats st;
+};
+
+/* Under the lock: move what needs no disk, and pick this pass's work. */
+static void pass_begin(struct nm_outlet *o, struct spool_pass *p)
+{
+	size_t used;
+
+	/* Nothing older on disk and room in memory: spilled events skip the disk. */
+	while (o->spill_count && !o->spool_unread &&
+	       has_room(o, msg_len(o, o->spill[o->spill_head])))
+		pending_append(o, spill_pop(o), 0);
+	used = o->pending_count + inflight_count(o);
+	p->nwrite = o->spill_count < SPILL_BATCH ? o->spill_count : SPILL_BATCH;
+	for (size_t i = 0; i < p->nwrite; i++)
+		p->write[i] = o->spill[(o->spill_head + i) % SPILL_MAX];
+	p->nback = 0;
+	p->room = 0;
+	p->room_bytes = 0;
+	if (used < (size_t)o->q->max_events && o->queued_bytes < (uint64_t)o->q->max_bytes) {
+		p->room = (size_t)o->q->max_events - used;
+		p->room_bytes = (uint64_t)o->q->max_bytes - o->queued_bytes;
+	}
+	if (p->room > REFILL_BATCH)
+		p->room = REFILL_BATCH;
+	/*
+	 * Read back no more than the spool counts as unread now: while it counts
+	 * none, the reader may queue into pending directly and the room is not
+	 * reserved; this pass's own appends are read back by the next one.
+	 */
+	if (p->room > o->spool_unread)
+		p->room = (size_t)o->spool_unread;
+	p->ack_due = o->ack_due;
+	p->ack_pos = o->ack_pos;
+	o->ack_due = false;
+	p->slow = o->dropped[NM_SINK_DROP_SPOOL_SLOW];
+	p->corrupt = 0;
+	memset(p->lost, 0, sizeof(p->lost));
+}
+
+/* Without the lock: the disk work. Appends go behind what is unread, reads come from its front. */
+static void pass_disk(struct nm_outlet *o, struct spool_pass *p)
+{
+	uint64_t read_bytes = 0;
+
+	if (p->ack_due)
+		nm_spool_ack(o->spool, p->ack_pos);
+	nm_spool_tick(o->spool); /* bounds what a crash replays twice */
+	for (size_t i = 0; i < p->nwrite; i++)
+		spool_write(o, p->write[i], false, p->lost);
+	while (p->nback < p->room && read_bytes < p->room_bytes) {
+		struct nm_msg *m;
+		int rc =
+			nm_spool_read(o->spool, o->format, &m, &p->back_pos[p->nback], &p->corrupt);
+
+		if (rc < 0)
+			p->lost[NM_SINK_DROP_NO_MEMORY]++;
+		if (rc <= 0)
+			break;
+		read_bytes += msg_len(o, m);
+		p->back[p->nback++] = m;
+	}
+	if (p->corrupt)
+		nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
+				   "sink %s: skipped %llu corrupt records in spool %s", o->name,
+				   (unsigned long long)p->corrupt, o->q->spool_dir);
+	if (p->slow > o->slow_logged) {
+		nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
+				   "sink %s: spool %s cannot keep up, %llu events lost so far",
+				   o->name, o->q->spool_dir, (unsigned long long)p->slow);
+		o->slow_logged = p->slow;
+	}
+	nm_spool_get_stats(o->spool, &p->st);
+}
+
+/* Under the lock again: publish the outcome in one step, so every snapshot balances. */
+static void pass_end(struct nm_outlet *o, struct spool_pass *p)
+{
+	for (size_t i = 0; i < p->nwrite; i++)
+		nm_msg_unref(spill_pop(o)); /* spooled or counted in lost */
+	for (size_t i = 0; i < p->nback; i++)
+		pending_append(o, p->back[i], p->back_pos[i]);
+	for (int r = 0; r < NM_SINK_DROP_COUNT; r++)
+		o->dropped[r] += p->lost[r];
+	o->dropped[NM_SINK_DROP_SPOOL_CORRUPT] += p->corrupt;
+	o->spool_unread = p->st.unread;
+	o->spool_bytes = p->st.bytes;
+	o->spool_ack_errors = p->st.ack_errors;
+}
+
+/*
+ * The worker's spool work: spilled events to disk, acks to the spool, spooled
+ * events back into memory as it frees up. The lock is held on entry and exit
+ * and dropped around all file I/O, so the reader never waits for the disk.
+ */
+static void spool_work(struct nm_outlet *o)
+{
+	int64_t until = nm_mono_ms() + SPILL_PASS_MS;
+	struct spool_pass p;
+
+	do {
+		pass_begin(o, &p);
+		pthread_mutex_unlock(&o->lock);
+		pass_disk(o, &p);
+		pthread_mutex_lock(&o->lock);
+		pass_end(o, &p);
+	} while (o->spill_count && !o->stopping && nm_mono_ms() < until);
 }
 
 static void *worker(void *arg)
@@ -379,17 +564,16 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&o->lock);
 		}
 		if (o->stopping && !deadline)
-			deadline = now_ms() + o->stop_timeout_ms;
-		if (o->spool && !o->stopping) {
-			refill(o);
-			nm_spool_tick(o->spool); /* bounds what a crash replays twice */
-		}
+			deadline = nm_mono_ms() + o->stop_timeout_ms;
+		if (o->spool && !o->stopping)
+			spool_work(o);
 		hand_off(o);
 		can_send = o->pending_count && inflight_count(o) < o->inflight_cap;
-		if (o->spool && !o->stopping && nm_spool_unread(o->spool) && has_room(o, 0))
-			can_send = true; /* more to read back: no idle wait */
+		if (o->spool && !o->stopping &&
+		    (o->spill_count || (o->spool_unread && has_room(o, 0))))
+			can_send = true; /* more to spool or to read back: no idle wait */
 		waiting_reports = inflight_count(o) > 0;
-		if (o->stopping && (!o->pending_count || now_ms() >= deadline))
+		if (o->stopping && (!o->pending_count || nm_mono_ms() >= deadline))
 			break;
 		if (!can_send && !waiting_reports && !o->stopping && !o->reopen) {
 			struct timespec ts;
@@ -410,7 +594,7 @@ static void *worker(void *arg)
 	pthread_mutex_unlock(&o->lock);
 
 	{
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - nm_mono_ms();
 
 		o->type->flush(o->sink, left > 0 ? (int)left : 0);
 	}
@@ -419,43 +603,37 @@ static void *worker(void *arg)
 
 int nm_outlet_start(struct nm_outlet *o)
 {
-	int rc = pthread_create(&o->thread, NULL, worker, o);
+	int rc;
 
-	if (rc)
+	pthread_mutex_lock(&o->lock);
+	o->worker_owns_spool = o->spool != NULL;
+	pthread_mutex_unlock(&o->lock);
+	rc = pthread_create(&o->thread, NULL, worker, o);
+	if (rc) {
+		o->worker_owns_spool = false;
 		return -rc;
+	}
 	o->started = true;
 	return 0;
 }
 
-/* Room for one more event of @len bytes? Lock held. */
-static bool has_room(const struct nm_outlet *o, uint32_t len)
+/*
+ * when_full = spool and memory is full, or something is spooled already (newer
+ * events go behind it): leave @m (owned) for the worker to spool. When the
+ * worker cannot keep up, drop it as spool_slow rather than wait. Lock held.
+ */
+static void spill(struct nm_outlet *o, struct nm_msg *m, uint32_t len)
 {
-	return o->pending_count + inflight_count(o) < (size_t)o->q->max_events &&
-	       o->queued_bytes + len <= (uint64_t)o->q->max_bytes;
-}
-
-/* Put @m (still the caller's) in the spool; a failure is counted under its reason. Lock held. */
-static int spool_push(struct nm_outlet *o, const struct nm_msg *m, bool front)
-{
-	int rc = nm_spool_append(o->spool, m, o->format, front);
-
-	if (!rc)
-		return 0;
-	if (rc == -EFBIG) {
-		o->dropped[NM_SINK_DROP_SPOOL_FULL]++;
-		nm_log_ratelimited(&o->spool_rl, NM_LOG_WARN,
-				   "sink %s: spool %s reached spool_max_bytes, dropping new events",
-				   o->name, o->q->spool_dir);
-	} else if (rc == -ENOMEM) {
-		o->dropped[NM_SINK_DROP_NO_MEMORY]++;
-	} else {
-		/* Disk full or failing: the sink degrades to counted loss, the agent runs on. */
-		o->dropped[NM_SINK_DROP_SPOOL_ERROR]++;
-		nm_log_ratelimited(&o->spool_rl, NM_LOG_ERR,
-				   "sink %s: CANNOT WRITE SPOOL %s: %s; events are being lost",
-				   o->name, o->q->spool_dir, strerror(-rc));
+	if (o->spill_count == SPILL_MAX || o->spill_bytes + len > (uint64_t)o->q->max_bytes) {
+		o->dropped[NM_SINK_DROP_SPOOL_SLOW]++;
+		nm_msg_unref(m);
+		return;
 	}
-	return rc;
+	o->spill[(o->spill_head + o->spill_count) % SPILL_MAX] = m;
+	o->spill_count++;
+	o->spill_bytes += len;
+	if (o->worker_idle && o->spill_count >= WAKE_BATCH)
+		pthread_cond_signal(&o->work);
 }
 
 void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort)
@@ -478,11 +656,9 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 		pthread_cond_timedwait(&o->space, &o->lock, &ts);
 	}
 	o->received++;
-	/* Once anything is spooled, newer events queue behind it, on disk. */
-	if (o->spool && (nm_spool_unread(o->spool) || !has_room(o, len))) {
-		spool_push(o, m, false);
+	if (o->spool && (o->spill_count || o->spool_unread || !has_room(o, len))) {
+		spill(o, m, len);
 		pthread_mutex_unlock(&o->lock);
-		nm_msg_unref(m);
 		return;
 	}
 	while (!has_room(o, len)) {
@@ -506,11 +682,7 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 		nm_msg_unref(m);
 		return;
 	}
-	o->pending[(o->pending_head + o->pending_count) % o->pending_cap] = m;
-	if (o->pending_pos)
-		o->pending_pos[(o->pending_head + o->pending_count) % o->pending_cap] = 0;
-	o->pending_count++;
-	o->queued_bytes += len;
+	pending_append(o, m, 0);
 	if (o->worker_idle && o->pending_count >= WAKE_BATCH)
 		pthread_cond_signal(&o->work);
 	pthread_mutex_unlock(&o->lock);
@@ -519,7 +691,7 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 void nm_outlet_kick(struct nm_outlet *o)
 {
 	pthread_mutex_lock(&o->lock);
-	if (o->worker_idle && o->pending_count)
+	if (o->worker_idle && (o->pending_count || o->spill_count))
 		pthread_cond_signal(&o->work);
 	pthread_mutex_unlock(&o->lock);
 }
@@ -544,6 +716,9 @@ void nm_outlet_stop(struct nm_outlet *o, int timeout_ms)
 	pthread_mutex_unlock(&o->lock);
 	pthread_join(o->thread, NULL);
 	o->started = false;
+	pthread_mutex_lock(&o->lock);
+	o->worker_owns_spool = false; /* joined: whoever holds the lock may use the spool now */
+	pthread_mutex_unlock(&o->lock);
 }
 
 /* Count whatever is still queued as lost at shutdown. Lock held or no other thread. */
@@ -570,17 +745,22 @@ static void drop_remaining(struct nm_outlet *o)
 }
 
 /*
- * when_full = spool at shutdown: what is still in memory goes to the spool
- * for the next run instead of being lost. Events read back from the spool are
- * still there and only let go of. The in-memory ones are older than the
- * spooled ones unless the spool is being read back, so they go in front of
- * it then; otherwise (rare: memory and disk both busy) behind it. Lock held.
+ * when_full = spool at shutdown, no worker left: what is still in memory goes
+ * to the spool for the next run instead of being lost. Events read back from
+ * the spool are still there and only let go of. The in-memory ones are older
+ * than the spooled ones unless the spool is being read back, so they go in
+ * front of it then; otherwise (rare: memory and disk both busy) behind it.
+ * The spill is newer than everything: it goes last. Lock held.
  */
 static void keep_in_spool(struct nm_outlet *o)
 {
 	bool front = nm_spool_unread(o->spool) > 0;
+	struct nm_segstore_stats st;
 	uint64_t kept = 0;
 
+	if (o->ack_due)
+		nm_spool_ack(o->spool, o->ack_pos);
+	o->ack_due = false;
 	for (uint64_t t = o->oldest_token; t < o->next_token; t++)
 		if (o->inflight[t % o->inflight_cap].spool_pos)
 			front = false;
@@ -597,9 +777,9 @@ static void keep_in_spool(struct nm_outlet *o)
 		if (s->spool_pos) {
 			s->status = STATUS_KEPT;
 		} else {
-			/* Now unread in the spool, or counted by spool_push: nothing more to count. */
+			/* Now unread in the spool, or counted by spool_write: nothing more to count. */
 			s->status = STATUS_MOVED;
-			kept += !spool_push(o, s->msg, front);
+			kept += !spool_write(o, s->msg, front, o->dropped);
 		}
 	}
 	release_done(o);
@@ -612,10 +792,19 @@ static void keep_in_spool(struct nm_outlet *o)
 		o->queued_bytes -= msg_len(o, m);
 		if (pos)
 			o->kept++;
-		else if (!spool_push(o, m, front))
+		else if (!spool_write(o, m, front, o->dropped))
 			kept++;
 		nm_msg_unref(m);
 	}
+	while (o->spill_count) {
+		struct nm_msg *m = spill_pop(o);
+
+		kept += !spool_write(o, m, false, o->dropped);
+		nm_msg_unref(m);
+	}
+	nm_spool_get_stats(o->spool, &st);
+	o->spool_unread = st.unread;
+	o->spool_bytes = st.bytes;
 	if (kept)
 		nm_info("sink %s: %llu undelivered events written to spool %s for the next run",
 			o->name, (unsigned long long)kept, o->q->spool_dir);
@@ -647,7 +836,7 @@ void nm_outlet_destroy(struct nm_outlet *o)
 			dropped += st.dropped[i];
 		nm_info("sink %s: final: received %llu delivered %llu dropped %llu spooled %llu "
 			"(queue_full %llu delivery_failed %llu shutdown %llu spool_full %llu "
-			"spool_error %llu spool_corrupt %llu no_memory %llu)",
+			"spool_error %llu spool_corrupt %llu spool_slow %llu no_memory %llu)",
 			o->name, (unsigned long long)st.received, (unsigned long long)st.delivered,
 			(unsigned long long)dropped, (unsigned long long)st.spooled,
 			(unsigned long long)st.dropped[NM_SINK_DROP_QUEUE_FULL],
@@ -656,9 +845,11 @@ void nm_outlet_destroy(struct nm_outlet *o)
 			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_FULL],
 			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_ERROR],
 			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_CORRUPT],
+			(unsigned long long)st.dropped[NM_SINK_DROP_SPOOL_SLOW],
 			(unsigned long long)st.dropped[NM_SINK_DROP_NO_MEMORY]);
 	}
 	nm_spool_close(o->spool);
+	free(o->spill);
 	free(o->pending_pos);
 	free(o->pending);
 	free(o->inflight);
@@ -684,16 +875,12 @@ void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s)
 	s->delivered = o->delivered;
 	memcpy(s->dropped, o->dropped, sizeof(s->dropped));
 	s->inflight = inflight_count(o);
-	s->queued = o->pending_count + s->inflight;
-	s->queued_bytes = o->queued_bytes;
-	if (o->spool) {
-		struct nm_spool_stats st;
-
-		nm_spool_get_stats(o->spool, &st);
-		s->spooled = st.unread + o->kept;
-		s->recovered = st.recovered;
-		s->spool_bytes = st.bytes;
-	}
+	s->queued = o->pending_count + s->inflight + o->spill_count;
+	s->queued_bytes = o->queued_bytes + o->spill_bytes;
+	s->spool_pending = o->spill_count;
+	s->spooled = o->spool_unread + o->kept;
+	s->recovered = o->spool_recovered;
+	s->spool_bytes = o->spool_bytes;
 	pthread_mutex_unlock(&o->lock);
 	s->healthy = o->sink && (!o->type->healthy || o->type->healthy(o->sink));
 }
@@ -722,8 +909,15 @@ void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
 	nm_w_u64(w, "in_flight", s.inflight);
 	nm_w_u64(w, "queued_bytes", s.queued_bytes);
 	if (o->spool) {
+		uint64_t ack_errors;
+
+		pthread_mutex_lock(&o->lock);
+		ack_errors = o->spool_ack_errors;
+		pthread_mutex_unlock(&o->lock);
 		nm_w_u64(w, "spooled", s.spooled);
+		nm_w_u64(w, "spool_pending", s.spool_pending);
 		nm_w_u64(w, "spool_bytes", s.spool_bytes);
+		nm_w_u64(w, "spool_ack_errors", ack_errors);
 		nm_w_u64(w, "recovered", s.recovered);
 	}
 	if (o->type->stats)

@@ -11,7 +11,7 @@
 #include "../sinks/sink.h"
 
 enum nm_when_full {
-	NM_WHEN_FULL_BLOCK = 0,	 /* stop draining the rings: the kernel counts the loss */
+	NM_WHEN_FULL_BLOCK = 0, /* stop draining the rings: the kernel counts the loss */
 	NM_WHEN_FULL_DROP_NEWEST,
 	NM_WHEN_FULL_DROP_OLDEST,
 	NM_WHEN_FULL_SPOOL,
@@ -36,10 +36,18 @@ enum nm_sink_drop {
 	NM_SINK_DROP_NO_MEMORY,
 	NM_SINK_DROP_SPOOL_ERROR,   /* the spool could not be written (disk full, I/O error) */
 	NM_SINK_DROP_SPOOL_CORRUPT, /* a spooled record failed its checksum or was torn */
+	NM_SINK_DROP_SPOOL_SLOW,    /* the spool's disk fell behind: its write buffer was full */
 	NM_SINK_DROP_COUNT,
 };
 
 extern const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT];
+
+/*
+ * when_full = spool: events waiting in memory for the worker to write them to
+ * the spool, at most (and at most max_bytes encoded bytes); past that, new
+ * events are dropped as spool_slow.
+ */
+#define NM_SPOOL_SPILL_MAX 65536
 
 /*
  * A consistent snapshot: received == delivered + sum(dropped) + queued + spooled.
@@ -50,11 +58,12 @@ struct nm_outlet_stats {
 	uint64_t received;
 	uint64_t delivered;
 	uint64_t dropped[NM_SINK_DROP_COUNT];
-	uint64_t queued;   /* pending + in flight, in memory */
-	uint64_t spooled;  /* on disk, not yet read back (or kept there at shutdown) */
+	uint64_t queued;    /* in memory: pending, in flight, and waiting to be spooled */
+	uint64_t spooled;   /* on disk, not yet read back (or kept there at shutdown) */
 	uint64_t recovered; /* found in the spool at start; part of received */
 	uint64_t spool_bytes;
-	uint64_t inflight; /* accepted by the sink, not yet reported */
+	uint64_t spool_pending; /* part of queued: in memory, waiting for the worker to spool it */
+	uint64_t inflight;	/* accepted by the sink, not yet reported */
 	uint64_t queued_bytes;
 	bool healthy;
 };
@@ -73,7 +82,9 @@ int nm_outlet_start(struct nm_outlet *o);
 
 /*
  * Queue one reference of @m (now owned by the outlet, whatever happens). With
- * when_full = block this waits for room until *@abort becomes true.
+ * when_full = block this waits for room until *@abort becomes true; otherwise
+ * it never waits for more than the outlet's lock, which no file I/O holds:
+ * with when_full = spool the worker writes the overflow to disk.
  */
 void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort);
 

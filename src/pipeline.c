@@ -23,7 +23,7 @@ struct loss_counter {
 };
 
 struct nm_pipeline {
-	const struct nm_config *cfg; /* borrowed */
+	const struct nm_config *cfg;  /* borrowed */
 	struct nm_program **programs; /* one per cfg->programs, NULL when disabled */
 	size_t nprograms;
 	struct nm_outlet **outlets;
@@ -85,7 +85,7 @@ int64_t nm_pipeline_wall_ns(const struct nm_pipeline *p, uint64_t boot_ns)
 /* Stamp, encode once per format in use, hand one reference to every outlet and tap. */
 static void publish(struct nm_pipeline *p, struct nm_event *ev)
 {
-	struct nm_buf *enc[NM_FORMAT_COUNT] = { NULL };
+	struct nm_buf *enc[NM_FORMAT_COUNT] = {NULL};
 	struct nm_msg *m;
 
 	ev->seq = ++p->seq;
@@ -166,7 +166,7 @@ static int add_loss_counter(struct nm_pipeline *p, const char *stage, const char
 	if (!l)
 		return -ENOMEM;
 	p->losses = l;
-	l[p->nlosses++] = (struct loss_counter){ stage, where, reason, 0 };
+	l[p->nlosses++] = (struct loss_counter){stage, where, reason, 0};
 	return 0;
 }
 
@@ -210,7 +210,8 @@ static int init_loss_counters(struct nm_pipeline *p)
 			continue;
 		rc = add_loss_counter(p, "kernel", p->programs[j]->type->name, "ring_full");
 		if (!rc)
-			rc = add_loss_counter(p, "decode", p->programs[j]->type->name, "bad_record");
+			rc = add_loss_counter(p, "decode", p->programs[j]->type->name,
+					      "bad_record");
 	}
 	for (size_t j = 0; j < p->noutlets && !rc; j++)
 		for (int r = 0; r < NM_SINK_DROP_COUNT && !rc; r++)
@@ -356,7 +357,8 @@ void nm_pipeline_remove_tap(struct nm_pipeline *p, const struct nm_tap *tap)
 {
 	for (size_t i = 0; i < p->ntaps; i++) {
 		if (p->taps[i].on_event == tap->on_event && p->taps[i].ctx == tap->ctx) {
-			memmove(&p->taps[i], &p->taps[i + 1], (p->ntaps - i - 1) * sizeof(*p->taps));
+			memmove(&p->taps[i], &p->taps[i + 1],
+				(p->ntaps - i - 1) * sizeof(*p->taps));
 			p->ntaps--;
 			return;
 		}
@@ -368,7 +370,7 @@ int nm_pipeline_poll(struct nm_pipeline *p, int timeout_ms)
 	int rc;
 
 	if (!p->rings) {
-		struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+		struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
 
 		nanosleep(&ts, NULL);
 		return 0;

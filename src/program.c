@@ -1,9 +1,12 @@
 /* program.c - generic program lifecycle: load, attach/detach every BPF program, counters, decode. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -56,8 +59,8 @@ static int set_rodata_u64(struct bpf_object *obj, const char *name, uint64_t v)
 }
 
 struct nm_program *nm_program_load(const struct nm_program_type *type,
-				   const struct nm_program_common_config *common, const void *config,
-				   char *err, size_t errlen)
+				   const struct nm_program_common_config *common,
+				   const void *config, char *err, size_t errlen)
 {
 	struct nm_program *p = calloc(1, sizeof(*p));
 	struct bpf_map *ring;
@@ -85,9 +88,10 @@ struct nm_program *nm_program_load(const struct nm_program_type *type,
 	}
 	rc = bpf_object__load(p->obj);
 	if (rc) {
-		snprintf(err, errlen,
-			 "%s: the kernel refused the BPF program: %s (run with -v for the verifier log)",
-			 type->name, strerror(-rc));
+		snprintf(
+			err, errlen,
+			"%s: the kernel refused the BPF program: %s (run with -v for the verifier log)",
+			type->name, strerror(-rc));
 		goto fail;
 	}
 	p->loaded = true;
@@ -99,25 +103,138 @@ fail:
 	return NULL;
 }
 
+/* Decode mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_mount_path(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * The mount point of the whole cgroup v2 hierarchy (a cgroup2 mount of its
+ * root "/") from a mountinfo line, or NULL. Fields: id parent dev root
+ * mountpoint options [optional...] - fstype source superoptions.
+ */
+static char *cgroup2_mount_point(char *line)
+{
+	char *field[5], *tok, *save = NULL;
+	int n = 0;
+	bool sep = false;
+
+	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		if (n < 5) {
+			field[n++] = tok;
+		} else if (sep) {
+			break;
+		} else if (!strcmp(tok, "-")) {
+			sep = true;
+		}
+	}
+	if (n < 5 || !tok || strcmp(tok, "cgroup2") || strcmp(field[3], "/"))
+		return NULL;
+	unescape_mount_path(field[4]);
+	return field[4];
+}
+
+/*
+ * Open the root of the cgroup v2 hierarchy wherever it is mounted (hybrid
+ * hosts have it at /sys/fs/cgroup/unified), never following a symlink, and
+ * check that what was opened is cgroup2. Returns an fd or a negative errno.
+ */
+static int open_cgroup2_root(const char *who)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *path;
+	size_t cap = 0;
+	struct statfs st;
+	int fd = -ENOENT;
+
+	if (!f) {
+		fd = -errno;
+		nm_err("%s: cannot read /proc/self/mountinfo: %s", who, strerror(-fd));
+		return fd;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		path = cgroup2_mount_point(line);
+		if (!path)
+			continue;
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			fd = -errno;
+			nm_err("%s: cannot open the cgroup2 root %s: %s", who, path, strerror(-fd));
+		} else if (fstatfs(fd, &st) || st.f_type != CGROUP2_SUPER_MAGIC) {
+			nm_err("%s: %s is not a cgroup2 file system", who, path);
+			close(fd);
+			fd = -ENOTDIR;
+		}
+		break;
+	}
+	if (fd == -ENOENT)
+		nm_err("%s: no cgroup2 file system is mounted (see /proc/self/mountinfo): mount "
+		       "one, or set programs.%s.enabled = false",
+		       who, who);
+	free(line);
+	fclose(f);
+	return fd;
+}
+
+/* Programs libbpf cannot attach from their section name alone: they need a cgroup. */
+static bool attaches_to_cgroup(const struct bpf_program *prog)
+{
+	switch (bpf_program__type(prog)) {
+	case BPF_PROG_TYPE_CGROUP_SKB:
+	case BPF_PROG_TYPE_CGROUP_SOCK:
+	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+	case BPF_PROG_TYPE_CGROUP_SOCKOPT:
+	case BPF_PROG_TYPE_CGROUP_SYSCTL:
+	case BPF_PROG_TYPE_CGROUP_DEVICE:
+	case BPF_PROG_TYPE_SOCK_OPS:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int nm_program_attach(struct nm_program *p)
 {
 	struct bpf_program *prog;
 	size_t n = 0;
+	int cgroup_fd = -1;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->lock);
 	if (p->attached)
 		goto out;
-	bpf_object__for_each_program(prog, p->obj)
-		n++;
+	bpf_object__for_each_program(prog, p->obj) n++;
 	p->links = calloc(n, sizeof(*p->links));
 	if (!p->links) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	bpf_object__for_each_program(prog, p->obj) {
-		struct bpf_link *link = bpf_program__attach(prog);
+	bpf_object__for_each_program(prog, p->obj)
+	{
+		struct bpf_link *link;
 
+		if (attaches_to_cgroup(prog)) {
+			/* the link holds the cgroup; the fd is only needed while attaching */
+			if (cgroup_fd < 0 && (cgroup_fd = open_cgroup2_root(p->type->name)) < 0) {
+				rc = cgroup_fd;
+				break;
+			}
+			link = bpf_program__attach_cgroup(prog, cgroup_fd);
+		} else {
+			link = bpf_program__attach(prog);
+		}
 		if (!link) {
 			rc = -errno;
 			nm_err("%s: cannot attach %s: %s", p->type->name, bpf_program__name(prog),
@@ -136,6 +253,8 @@ int nm_program_attach(struct nm_program *p)
 	}
 	p->attached = true;
 out:
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
@@ -173,7 +292,7 @@ int nm_program_read_counters(const struct nm_program *p, struct nm_program_count
 	int ncpu = libbpf_num_possible_cpus();
 	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "counters");
 	uint64_t *vals;
-	uint64_t sums[NM_CNT_MAX] = { 0 };
+	uint64_t sums[NM_CNT_MAX] = {0};
 
 	memset(out, 0, sizeof(*out));
 	if (ncpu <= 0 || !map)
@@ -191,6 +310,7 @@ int nm_program_read_counters(const struct nm_program *p, struct nm_program_count
 	out->emitted = sums[NM_CNT_EMITTED];
 	out->ring_full = sums[NM_CNT_RING_FULL];
 	out->read_error = sums[NM_CNT_READ_ERROR];
+	out->suppressed = sums[NM_CNT_SUPPRESSED];
 	return 0;
 }
 

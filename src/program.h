@@ -34,6 +34,8 @@ struct nm_program_type {
 
 	/* Attaches classic tracepoints, which need tracefs mounted (the agent mounts it). */
 	bool needs_tracefs;
+	/* "enabled" when the configuration does not say; the built-in default says this too. */
+	bool enabled_by_default;
 	/* Control API routes GET /api/LIST_ROUTE and /api/SUMMARY_ROUTE; NULL = none. */
 	const char *list_route;	   /* e.g. "list-connections" */
 	const char *summary_route; /* e.g. "connection-summary" */
@@ -53,7 +55,11 @@ struct nm_program_type {
 	void (*close)(struct nm_program *p);
 };
 
-/* A loaded instance. */
+/*
+ * A loaded instance. Attaching is generic: tracepoints, tp_btf and the like
+ * attach from their section names; cgroup programs (e.g. cgroup/sendmsg4)
+ * attach to the root of the cgroup v2 hierarchy found in /proc/self/mountinfo.
+ */
 struct nm_program {
 	const struct nm_program_type *type;
 	void *skel;		 /* owned by the program's open/close */
@@ -65,7 +71,7 @@ struct nm_program {
 	pthread_mutex_t lock; /* serializes attach/detach against readers of the state */
 	bool loaded;
 	bool attached;
-	atomic_uint_fast64_t decoded;	     /* records turned into events */
+	atomic_uint_fast64_t decoded;	    /* records turned into events */
 	atomic_uint_fast64_t decode_errors; /* records refused (length, version, type) */
 };
 
@@ -73,6 +79,7 @@ struct nm_program_counters {
 	uint64_t emitted;
 	uint64_t ring_full;
 	uint64_t read_error;
+	uint64_t suppressed; /* repeats aggregated in the kernel by design, not a loss */
 };
 
 /* The registry: every program type compiled in, NULL-terminated. */
@@ -84,8 +91,8 @@ const struct nm_program_type *nm_program_type_find(const char *name);
  * program or NULL with the reason in @err.
  */
 struct nm_program *nm_program_load(const struct nm_program_type *type,
-				   const struct nm_program_common_config *common, const void *config,
-				   char *err, size_t errlen);
+				   const struct nm_program_common_config *common,
+				   const void *config, char *err, size_t errlen);
 int nm_program_attach(struct nm_program *p);
 void nm_program_detach(struct nm_program *p);
 void nm_program_destroy(struct nm_program *p);

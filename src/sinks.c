@@ -11,12 +11,14 @@
 #include "config.h"
 #include "log.h"
 
-#ifdef NM_SINK_KAFKA_BUILTIN
-extern const struct nm_sink_type nm_sink_kafka;
-#endif
-#ifdef NM_SINK_MQTT_BUILTIN
-extern const struct nm_sink_type nm_sink_mqtt;
-#endif
+/*
+ * configure writes NM_BUILTIN_SINKS, one NM_BUILTIN_SINK(name) per sink
+ * linked in (stdout, file, and each --with-sink-NAME=yes): the sink in
+ * sinks/NAME/ defines nm_sink_NAME. Nothing here names a sink.
+ */
+#define NM_BUILTIN_SINK(name) extern const struct nm_sink_type nm_sink_##name;
+NM_BUILTIN_SINKS
+#undef NM_BUILTIN_SINK
 
 #ifndef NM_PKGLIBDIR
 #define NM_PKGLIBDIR "/usr/local/lib/ebpf-netmon"
@@ -24,17 +26,9 @@ extern const struct nm_sink_type nm_sink_mqtt;
 
 #define MAX_MODULES 16
 
-static const struct nm_sink_type *const builtin_sinks[] = {
-	&nm_sink_stdout,
-	&nm_sink_file,
-#ifdef NM_SINK_KAFKA_BUILTIN
-	&nm_sink_kafka,
-#endif
-#ifdef NM_SINK_MQTT_BUILTIN
-	&nm_sink_mqtt,
-#endif
-	NULL,
-};
+#define NM_BUILTIN_SINK(name) &nm_sink_##name,
+static const struct nm_sink_type *const builtin_sinks[] = {NM_BUILTIN_SINKS NULL};
+#undef NM_BUILTIN_SINK
 
 /* Loaded modules stay loaded: configs and outlets point into them until exit. */
 static const struct nm_sink_type *modules[MAX_MODULES];

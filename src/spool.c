@@ -1,825 +1,298 @@
-/* spool.c - append-only checksummed segment files that hold a sink's backlog across outages and restarts. */
-#include <dirent.h>
+/* spool.c - what a spool record holds (encoded event, format, type, fields) and how it comes back. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <zlib.h>
+#include <msgpack.h>
 
-#include "fsutil.h"
-#include "log.h"
-#include "program.h"
 #include "spool.h"
 
-#define REC_MAGIC    0x314d534eU /* "NSM1" little-endian */
-#define HDR_LEN	     16
-#define BODY_MAX     (16u << 20)
-#define SEG_MAX	     (16u << 20)
-#define FIRST_SEG    (1ULL << 31) /* leaves room for front segments below */
-#define SEG_GAP	     16
-#define MAX_TYPES    64
-#define ACK_EVERY_MS 250
+#define RECORD_VERSION 2
+#define TYPE_MAX       255 /* a type name: a program's name, or "loss" */
+#define KEY_MAX	       255 /* a field name; ours are short snake_case literals */
 
-/* Field kinds in the program-field blob of a record. */
-enum { K_STR = 's', K_U64 = 'u', K_I64 = 'i', K_BOOL = 'b', K_NULL = 'n' };
-
-struct seg {
-	uint64_t num;
-	uint64_t size;
-};
-
-struct nm_spool {
-	char *dir;
-	int lockfd;
-	uint64_t max_bytes;
-	struct seg *segs; /* ascending */
-	size_t nsegs;
-	size_t cap;
-
-	int wfd; /* appends go to the last segment (or the first, wfront) while open */
-	bool wfront;
-	size_t ridx; /* read position: segment index and offset */
-	uint64_t roff;
-	int rfd;
-	uint64_t rfd_num;
-
-	uint64_t ack_seg;
-	uint64_t ack_off;
-	int64_t ack_written_ms;
-	bool ack_dirty;
-
-	struct nm_spool_stats st;
-	struct nm_program_type *types[MAX_TYPES]; /* replayed events' types, by name */
-	size_t ntypes;
-	struct nm_buf rec; /* a record being built or read */
-	struct nm_ratelimit rl;
-};
-
-struct replay_body {
-	const uint8_t *fields;
-	uint32_t len;
-};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void seg_path(const struct nm_spool *s, uint64_t num, char *out, size_t len)
-{
-	snprintf(out, len, "%s/%016llx.seg", s->dir, (unsigned long long)num);
-}
-
-static int insert_seg(struct nm_spool *s, size_t at, uint64_t num, uint64_t size)
-{
-	if (s->nsegs == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct seg *n = realloc(s->segs, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->segs = n;
-		s->cap = cap;
-	}
-	if (at < s->nsegs)
-		memmove(&s->segs[at + 1], &s->segs[at], (s->nsegs - at) * sizeof(*s->segs));
-	s->segs[at] = (struct seg){ num, size };
-	s->nsegs++;
-	return 0;
-}
-
-static void remove_first_seg(struct nm_spool *s)
-{
-	char path[4200];
-
-	seg_path(s, s->segs[0].num, path, sizeof(path));
-	unlink(path);
-	s->st.bytes -= s->segs[0].size;
-	if (s->rfd >= 0 && s->rfd_num == s->segs[0].num) {
-		close(s->rfd);
-		s->rfd = -1;
-	}
-	memmove(&s->segs[0], &s->segs[1], (s->nsegs - 1) * sizeof(*s->segs));
-	s->nsegs--;
-	if (s->ridx)
-		s->ridx--;
-	else
-		s->roff = 0;
-}
-
-static void write_ack(struct nm_spool *s, bool now)
-{
-	char path[4200], tmp[4200], line[64];
-	int fd, n;
-
-	if (!s->ack_dirty || (!now && now_ms() - s->ack_written_ms < ACK_EVERY_MS))
-		return;
-	snprintf(path, sizeof(path), "%s/ack", s->dir);
-	snprintf(tmp, sizeof(tmp), "%s/ack.tmp", s->dir);
-	n = snprintf(line, sizeof(line), "%llx %llx\n", (unsigned long long)s->ack_seg,
-		     (unsigned long long)s->ack_off);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, (size_t)n) != n || rename(tmp, path)) {
-		nm_log_ratelimited(&s->rl, NM_LOG_ERR, "spool %s: cannot save the ack position: %s",
-				   s->dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	close(fd);
-	s->ack_dirty = false;
-	s->ack_written_ms = now_ms();
-}
-
-static int cmp_seg(const void *a, const void *b)
-{
-	const struct seg *x = a, *y = b;
-
-	return x->num < y->num ? -1 : x->num > y->num;
-}
-
-static int read_fd(struct nm_spool *s, uint64_t num)
-{
-	char path[4200];
-
-	if (s->rfd >= 0 && s->rfd_num == num)
-		return s->rfd;
-	if (s->rfd >= 0)
-		close(s->rfd);
-	seg_path(s, num, path, sizeof(path));
-	s->rfd = open(path, O_RDONLY | O_CLOEXEC);
-	s->rfd_num = num;
-	return s->rfd;
-}
-
-static bool header_ok(const uint8_t *h, uint64_t room, uint32_t *len, uint32_t *crc)
-{
-	uint32_t magic, hcrc;
-
-	memcpy(&magic, h, 4);
-	memcpy(len, h + 4, 4);
-	memcpy(&hcrc, h + 8, 4);
-	memcpy(crc, h + 12, 4);
-	return magic == REC_MAGIC && hcrc == (uint32_t)crc32(0, h, 8) && *len <= BODY_MAX &&
-	       *len + (uint64_t)HDR_LEN <= room;
-}
+/* The record's encoding is MessagePack: it is the fields map too, stored once. */
+#define REC_DATA_IS_FIELDS 0x01
 
 /*
- * Move the read position to the next whole, checksum-valid record and leave
- * its body in s->rec. False when no record is left; *@corrupt counts what
- * was skipped on the way (a torn tail, a bad checksum, a garbled header).
+ * A record body: this head, then the type name, the fields (a MessagePack
+ * map; absent with REC_DATA_IS_FIELDS) and the encoded event. Host byte order:
+ * a spool is replayed by the machine that wrote it.
  */
-static bool next_record(struct nm_spool *s, uint64_t *corrupt)
-{
-	uint8_t h[HDR_LEN];
+struct record_head {
+	uint8_t version; /* RECORD_VERSION; version 1 bodies are not read */
+	uint8_t format;	 /* enum nm_format of the encoded event */
+	uint8_t flags;
+	uint8_t type_len;
+	uint32_t reserved;
+	uint32_t fields_len;
+	uint32_t data_len;
+};
+_Static_assert(sizeof(struct record_head) == 16, "record head is 16 bytes on disk");
 
-	while (s->ridx < s->nsegs) {
-		struct seg *g = &s->segs[s->ridx];
-		uint32_t len, crc;
-		int fd;
-
-		if (s->roff >= g->size) {
-			if (s->ridx + 1 >= s->nsegs)
-				return false;
-			s->ridx++;
-			s->roff = 0;
-			continue;
-		}
-		fd = read_fd(s, g->num);
-		if (fd < 0 || pread(fd, h, HDR_LEN, (off_t)s->roff) != HDR_LEN ||
-		    !header_ok(h, g->size - s->roff, &len, &crc)) {
-			/* Garbled or torn: resynchronize on the next valid header. */
-			uint64_t off = s->roff + 1;
-			bool found = false;
-
-			(*corrupt)++;
-			for (; fd >= 0 && off + HDR_LEN <= g->size; off++) {
-				if (pread(fd, h, HDR_LEN, (off_t)off) != HDR_LEN)
-					break;
-				if (header_ok(h, g->size - off, &len, &crc)) {
-					found = true;
-					break;
-				}
-			}
-			s->roff = found ? off : g->size;
-			continue;
-		}
-		nm_buf_reset(&s->rec);
-		if (nm_buf_reserve(&s->rec, len)) {
-			s->rec.oom = 0;
-			return false;
-		}
-		if (pread(fd, s->rec.data, len, (off_t)(s->roff + HDR_LEN)) != (ssize_t)len ||
-		    (uint32_t)crc32(0, s->rec.data, len) != crc) {
-			(*corrupt)++;
-			s->roff += HDR_LEN + len;
-			continue;
-		}
-		s->rec.len = len;
-		s->roff += HDR_LEN + len;
-		return true;
-	}
-	return false;
-}
+struct nm_spool {
+	struct nm_segstore *store;
+	uint64_t not_records;  /* checksum fine, but not a record we can read */
+	struct nm_buf fields;  /* append: a JSON sink's event as MessagePack */
+	struct nm_buf convert; /* read: a record re-encoded in the sink's format */
+	msgpack_unpacked parsed;
+};
 
 struct nm_spool *nm_spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
 {
 	struct nm_spool *s = calloc(1, sizeof(*s));
-	char path[4200];
-	struct dirent *de;
-	uint64_t valid = 0, corrupt = 0;
-	size_t save_ridx;
-	uint64_t save_roff;
-	FILE *f;
-	DIR *d;
-	int rc;
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->lockfd = s->wfd = s->rfd = -1;
-	s->max_bytes = max_bytes;
-	s->dir = strdup(dir);
-	if (!s->dir) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
+	s->store = nm_segstore_open(dir, max_bytes, err, errlen);
+	if (!s->store) {
+		free(s);
+		return NULL;
 	}
-	rc = nm_mkdir_p(dir, 0700);
-	if (rc) {
-		snprintf(err, errlen, "spool_dir %s: %s", dir, strerror(-rc));
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB)) {
-		snprintf(err, errlen, "spool_dir %s: %s", dir,
-			 errno == EWOULDBLOCK ? "in use by another sink or agent"
-					      : strerror(errno));
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/ack", dir);
-	f = fopen(path, "re");
-	if (f) {
-		unsigned long long a, b;
-
-		if (fscanf(f, "%llx %llx", &a, &b) == 2) {
-			s->ack_seg = a;
-			s->ack_off = b;
-		}
-		fclose(f);
-	}
-	d = opendir(dir);
-	if (!d) {
-		snprintf(err, errlen, "spool_dir %s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	while ((de = readdir(d))) {
-		unsigned long long num;
-		struct stat st;
-		char *end;
-
-		if (strlen(de->d_name) != 20 || strcmp(de->d_name + 16, ".seg"))
-			continue;
-		num = strtoull(de->d_name, &end, 16);
-		if (end != de->d_name + 16)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (num < s->ack_seg) {
-			unlink(path); /* delivered before the last stop */
-			continue;
-		}
-		if (stat(path, &st))
-			continue;
-		if (insert_seg(s, s->nsegs, num, (uint64_t)st.st_size)) {
-			closedir(d);
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-		s->st.bytes += (uint64_t)st.st_size;
-	}
-	closedir(d);
-	if (s->nsegs)
-		qsort(s->segs, s->nsegs, sizeof(*s->segs), cmp_seg);
-	if (s->nsegs && s->segs[0].num == s->ack_seg)
-		s->roff = s->ack_off;
-
-	/* Count the backlog; the same walk the reader does, so the counts agree. */
-	save_ridx = s->ridx;
-	save_roff = s->roff;
-	while (next_record(s, &corrupt))
-		valid++;
-	s->ridx = save_ridx;
-	s->roff = save_roff;
-	s->st.unread = valid + corrupt;
-	s->st.recovered = valid + corrupt;
-	s->st.segments = s->nsegs;
+	msgpack_unpacked_init(&s->parsed);
 	return s;
-fail:
-	nm_spool_close(s);
-	return NULL;
 }
 
 void nm_spool_close(struct nm_spool *s)
 {
 	if (!s)
 		return;
-	if (s->dir && s->lockfd >= 0)
-		write_ack(s, true);
-	if (s->wfd >= 0) {
-		fdatasync(s->wfd);
-		close(s->wfd);
-	}
-	if (s->rfd >= 0)
-		close(s->rfd);
-	if (s->lockfd >= 0)
-		close(s->lockfd);
-	for (size_t i = 0; i < s->ntypes; i++) {
-		free((char *)s->types[i]->name);
-		free(s->types[i]);
-	}
-	nm_buf_free(&s->rec);
-	free(s->segs);
-	free(s->dir);
+	nm_segstore_close(s->store);
+	msgpack_unpacked_destroy(&s->parsed);
+	nm_buf_free(&s->fields);
+	nm_buf_free(&s->convert);
 	free(s);
-}
-
-/* ---- records --------------------------------------------------------------- */
-
-static void put(struct nm_buf *b, const void *p, size_t n)
-{
-	nm_buf_append(b, p, n);
-}
-
-static void put_u8(struct nm_buf *b, uint8_t v)
-{
-	nm_buf_putc(b, v);
-}
-
-static void put_u32(struct nm_buf *b, uint32_t v)
-{
-	put(b, &v, 4);
-}
-
-static void put_u64(struct nm_buf *b, uint64_t v)
-{
-	put(b, &v, 8);
-}
-
-static void put_key(struct nm_writer *w, uint8_t kind, const char *key, size_t klen)
-{
-	put_u8(w->out, kind);
-	put_u8(w->out, (uint8_t)(klen > 255 ? 255 : klen));
-	put(w->out, key, klen > 255 ? 255 : klen);
-}
-
-/* A writer that records program fields verbatim, to be replayed through another writer. */
-static void rec_nop(struct nm_writer *w)
-{
-}
-
-static void rec_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
-{
-	put_key(w, K_STR, key, klen);
-	put_u32(w->out, (uint32_t)len);
-	put(w->out, val, len);
-}
-
-static void rec_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
-{
-	put_key(w, K_U64, key, klen);
-	put_u64(w->out, v);
-}
-
-static void rec_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
-{
-	put_key(w, K_I64, key, klen);
-	put_u64(w->out, (uint64_t)v);
-}
-
-static void rec_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
-{
-	put_key(w, K_BOOL, key, klen);
-	put_u8(w->out, v);
-}
-
-static void rec_null(struct nm_writer *w, const char *key, size_t klen)
-{
-	put_key(w, K_NULL, key, klen);
-}
-
-static const struct nm_writer_ops record_ops = {
-	.begin = rec_nop,
-	.end = rec_nop,
-	.str = rec_str,
-	.u64 = rec_u64,
-	.i64 = rec_i64,
-	.boolean = rec_bool,
-	.null = rec_null,
-};
-
-/*
- * Body: format u8, has_task u8, pid tid uid u32, seq timestamp_ns wall_ns
- * cgroup_id run_id u64, command[16], type and host (u32 length + bytes),
- * program fields (u32 length + blob), data (u32 length + bytes). Host byte
- * order: a spool is read back by the machine that wrote it.
- */
-static void build_record(struct nm_buf *b, const struct nm_msg *m, enum nm_format format)
-{
-	const struct nm_event *ev = &m->event;
-	const char *type = ev->type ? ev->type->name : "unknown";
-	const char *host = ev->host ? ev->host : "";
-	struct nm_writer w = { .ops = &record_ops, .out = b };
-	size_t at;
-	uint32_t n;
-
-	nm_buf_reset(b);
-	put(b, (uint8_t[HDR_LEN]){ 0 }, HDR_LEN);
-	put_u8(b, (uint8_t)format);
-	put_u8(b, ev->has_task);
-	put_u32(b, ev->pid);
-	put_u32(b, ev->tid);
-	put_u32(b, ev->uid);
-	put_u64(b, ev->seq);
-	put_u64(b, ev->timestamp_ns);
-	put_u64(b, (uint64_t)ev->wall_ns);
-	put_u64(b, ev->cgroup_id);
-	put(b, ev->command, sizeof(ev->command));
-	put_u64(b, ev->run_id);
-	put_u32(b, (uint32_t)strlen(type));
-	put(b, type, strlen(type));
-	put_u32(b, (uint32_t)strlen(host));
-	put(b, host, strlen(host));
-	at = b->len;
-	put_u32(b, 0);
-	if (ev->type && ev->type->write_fields)
-		ev->type->write_fields(ev, &w);
-	n = (uint32_t)(b->len - at - 4);
-	if (!b->oom)
-		memcpy(b->data + at, &n, 4);
-	put_u32(b, m->len[format]);
-	put(b, m->data[format], m->len[format]);
-}
-
-/*
- * Segments are numbered SEG_GAP apart so that a front segment fits just
- * before the first unread one. Returns the new segment's fd or -errno.
- */
-static int open_write_seg(struct nm_spool *s, bool front)
-{
-	char path[4200];
-	uint64_t num;
-	size_t at;
-	int fd;
-
-	if (front) {
-		at = s->ridx;
-		num = at < s->nsegs ? s->segs[at].num - 1 : FIRST_SEG;
-	} else {
-		num = s->nsegs ? s->segs[s->nsegs - 1].num + SEG_GAP : FIRST_SEG;
-		at = s->nsegs;
-	}
-	seg_path(s, num, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (insert_seg(s, at, num, 0)) {
-		close(fd);
-		unlink(path);
-		return -ENOMEM;
-	}
-	if (front)
-		s->roff = 0; /* ridx now names the front segment, read first */
-	s->st.segments = s->nsegs;
-	return fd;
-}
-
-/* Can a front segment go right before the first unread record? Moves the reader onto it. */
-static bool front_possible(struct nm_spool *s)
-{
-	if (s->nsegs && s->ridx + 1 < s->nsegs && s->roff >= s->segs[s->ridx].size) {
-		s->ridx++;
-		s->roff = 0;
-	}
-	if (!s->nsegs)
-		return true;
-	if (s->roff != 0 || s->ridx >= s->nsegs)
-		return false;
-	return s->ridx == 0 || s->segs[s->ridx - 1].num + 1 < s->segs[s->ridx].num;
 }
 
 int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, enum nm_format format, bool front)
 {
-	uint32_t magic = REC_MAGIC, len, hcrc, bcrc;
-	struct seg *g;
-	ssize_t w;
-	int fd;
+	struct record_head head = {.version = RECORD_VERSION, .format = (uint8_t)format};
+	size_t type_len = strlen(m->type);
+	const uint8_t *fields = NULL;
+	struct iovec iov[4];
 
-	build_record(&s->rec, m, format);
-	if (s->rec.oom) {
-		s->rec.oom = 0;
-		return -ENOMEM;
-	}
-	if (s->st.bytes + s->rec.len > s->max_bytes)
-		return -EFBIG;
-	len = (uint32_t)(s->rec.len - HDR_LEN);
-	memcpy(s->rec.data, &magic, 4);
-	memcpy(s->rec.data + 4, &len, 4);
-	hcrc = (uint32_t)crc32(0, s->rec.data, 8);
-	bcrc = (uint32_t)crc32(0, s->rec.data + HDR_LEN, len);
-	memcpy(s->rec.data + 8, &hcrc, 4);
-	memcpy(s->rec.data + 12, &bcrc, 4);
+	if (!type_len || type_len > TYPE_MAX)
+		return -EINVAL;
+	if (format == NM_FORMAT_MSGPACK) {
+		head.flags = REC_DATA_IS_FIELDS;
+	} else if (m->len[NM_FORMAT_MSGPACK]) {
+		/* Another sink wants MessagePack: the pipeline encoded it already. */
+		fields = m->data[NM_FORMAT_MSGPACK];
+		head.fields_len = m->len[NM_FORMAT_MSGPACK];
+	} else {
+		struct nm_writer w;
 
-	if (front && !s->wfront) {
-		/* Only in front of a first segment nothing was read from, or order would break. */
-		if (!front_possible(s)) {
-			front = false;
-		} else {
-			if (s->wfd >= 0)
-				close(s->wfd);
-			s->wfd = open_write_seg(s, true);
-			if (s->wfd < 0) {
-				s->st.write_errors++;
-				return s->wfd;
-			}
-			s->wfront = true;
-			/* The ack position must not make the next open discard the new segment. */
-			s->ack_seg = s->segs[s->ridx].num;
-			s->ack_off = 0;
-			s->ack_dirty = true;
-		}
+		nm_buf_reset(&s->fields);
+		nm_writer_init(&w, NM_FORMAT_MSGPACK, &s->fields);
+		m->write_fields(m->fields_ctx, &w);
+		if (s->fields.oom)
+			return -ENOMEM;
+		if (w.error)
+			return -EINVAL;
+		fields = s->fields.data;
+		head.fields_len = (uint32_t)s->fields.len;
 	}
-	if (!front && s->wfront) {
-		close(s->wfd);
-		s->wfd = -1;
-		s->wfront = false;
-	}
-	if (!front) {
-		/* A fresh segment when the last one is full or already read to its end. */
-		g = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
-		if (s->wfd >= 0 && g &&
-		    (g->size + s->rec.len > SEG_MAX ||
-		     (s->st.unread == 0 && s->ridx == s->nsegs - 1 && s->roff == g->size &&
-		      g->size))) {
-			fdatasync(s->wfd);
-			close(s->wfd);
-			s->wfd = -1;
-		}
-		if (s->wfd < 0) {
-			fd = open_write_seg(s, false);
-			if (fd < 0) {
-				s->st.write_errors++;
-				return fd;
-			}
-			s->wfd = fd;
-		}
-	}
-	g = front ? &s->segs[s->ridx] : &s->segs[s->nsegs - 1];
-	w = write(s->wfd, s->rec.data, s->rec.len);
-	if (w != (ssize_t)s->rec.len) {
-		int e = w < 0 ? errno : ENOSPC;
-
-		/* Never leave half a record: cut back to the last whole one. */
-		if (w > 0 && ftruncate(s->wfd, (off_t)g->size))
-			nm_log_ratelimited(&s->rl, NM_LOG_ERR, "spool %s: cannot truncate: %s",
-					   s->dir, strerror(errno));
-		s->st.write_errors++;
-		return -e;
-	}
-	g->size += s->rec.len;
-	s->st.bytes += s->rec.len;
-	s->st.unread++;
-	return 0;
+	head.type_len = (uint8_t)type_len;
+	head.data_len = m->len[format];
+	iov[0] = (struct iovec){&head, sizeof(head)};
+	iov[1] = (struct iovec){(void *)m->type, type_len};
+	iov[2] = (struct iovec){(void *)fields, head.fields_len};
+	iov[3] = (struct iovec){m->data[format], head.data_len};
+	return nm_segstore_append(s->store, iov, 4, front);
 }
 
-/* ---- replay ---------------------------------------------------------------- */
+/* ---- replay: the stored MessagePack map, walked into any writer ---------------- */
 
-static void replay_fields(const struct nm_event *ev, struct nm_writer *w)
+static void walk_value(const msgpack_object *v, const char *key, size_t klen, struct nm_writer *w,
+		       unsigned depth);
+
+/* The entries of @map with string keys, each key NUL-terminated as writers expect. */
+static void walk_entries(const msgpack_object_map *map, struct nm_writer *w, unsigned depth)
 {
-	const struct replay_body *b = (const void *)ev->body;
-	const uint8_t *p = b->fields, *end = b->fields + b->len;
+	for (uint32_t i = 0; i < map->size; i++) {
+		const msgpack_object_kv *kv = &map->ptr[i];
+		char key[KEY_MAX + 1];
+		uint32_t klen;
 
-	while (p + 2 <= end) {
-		uint8_t kind = p[0], klen = p[1];
-		char key[256];
-		uint64_t v;
-		uint32_t n;
-
-		p += 2;
-		if (p + klen > end)
-			return;
-		memcpy(key, p, klen);
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size > KEY_MAX)
+			continue; /* never written by our encoder */
+		klen = kv->key.via.str.size;
+		memcpy(key, kv->key.via.str.ptr, klen);
 		key[klen] = '\0';
-		p += klen;
-		switch (kind) {
-		case K_STR:
-			if (p + 4 > end)
-				return;
-			memcpy(&n, p, 4);
-			p += 4;
-			if (p + n > end)
-				return;
-			w->ops->str(w, key, klen, (const char *)p, n);
-			p += n;
-			break;
-		case K_U64:
-		case K_I64:
-			if (p + 8 > end)
-				return;
-			memcpy(&v, p, 8);
-			p += 8;
-			if (kind == K_U64)
-				w->ops->u64(w, key, klen, v);
-			else
-				w->ops->i64(w, key, klen, (int64_t)v);
-			break;
-		case K_BOOL:
-			if (p + 1 > end)
-				return;
-			w->ops->boolean(w, key, klen, *p++ != 0);
-			break;
-		case K_NULL:
-			w->ops->null(w, key, klen);
-			break;
-		default:
-			return;
-		}
+		walk_value(&kv->val, key, klen, w, depth);
 	}
 }
 
-/* The replayed events' program type, by name, so ${type} and field templates still work. */
-static const struct nm_program_type *replay_type(struct nm_spool *s, const char *name, size_t n)
+static void walk_value(const msgpack_object *v, const char *key, size_t klen, struct nm_writer *w,
+		       unsigned depth)
 {
-	struct nm_program_type *t;
-
-	for (size_t i = 0; i < s->ntypes; i++)
-		if (strlen(s->types[i]->name) == n && !memcmp(s->types[i]->name, name, n))
-			return s->types[i];
-	if (s->ntypes == MAX_TYPES)
-		return s->types[MAX_TYPES - 1];
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->name = strndup(name, n);
-	if (!t->name) {
-		free(t);
-		return NULL;
+	switch (v->type) {
+	case MSGPACK_OBJECT_NIL:
+		w->ops->null(w, key, klen);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		w->ops->boolean(w, key, klen, v->via.boolean);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		w->ops->u64(w, key, klen, v->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		w->ops->i64(w, key, klen, v->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		w->ops->dbl(w, key, klen, v->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		w->ops->str(w, key, klen, v->via.str.ptr, v->via.str.size);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		w->ops->str(w, key, klen, v->via.bin.ptr, v->via.bin.size);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		if (depth >= NM_WRITER_DEPTH_MAX)
+			break;
+		w->ops->begin_array(w, key, klen);
+		for (uint32_t i = 0; i < v->via.array.size; i++)
+			walk_value(&v->via.array.ptr[i], NULL, 0, w, depth + 1);
+		w->ops->end_nested(w);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		if (depth >= NM_WRITER_DEPTH_MAX)
+			break;
+		w->ops->begin_map(w, key, klen);
+		walk_entries(&v->via.map, w, depth + 1);
+		w->ops->end_nested(w);
+		break;
+	default:
+		break; /* ext: never written by our encoder */
 	}
-	t->write_fields = replay_fields;
-	s->types[s->ntypes++] = t;
-	return t;
 }
 
-struct cursor {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static const void *take(struct cursor *c, size_t n)
+/* Write the top-level map @top as one document into @w. */
+static void walk_document(const msgpack_object *top, struct nm_writer *w)
 {
-	const void *r = c->p;
+	nm_w_begin(w);
+	if (top->type == MSGPACK_OBJECT_MAP)
+		walk_entries(&top->via.map, w, 0);
+	nm_w_end(w);
+}
 
-	if (c->bad || (size_t)(c->end - c->p) < n) {
-		c->bad = true;
-		return NULL;
+/*
+ * Parse @len bytes at @data as exactly one MessagePack map into @out. msgpack-c
+ * allocates the parsed objects in @out's zone.
+ */
+static bool parse_map(msgpack_unpacked *out, const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+
+	return msgpack_unpack_next(out, (const char *)data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	       off == len && out->data.type == MSGPACK_OBJECT_MAP;
+}
+
+/* A replayed message's field walk (struct nm_sink_msg): any thread, any number of times. */
+static void stored_write_fields(const void *ctx, struct nm_writer *w)
+{
+	const struct nm_msg_fields *f = ctx;
+	msgpack_unpacked parsed;
+
+	msgpack_unpacked_init(&parsed);
+	if (parse_map(&parsed, f->data, f->len)) {
+		walk_document(&parsed.data, w);
+	} else {
+		/* Checked when the record was read: only out of memory gets here. */
+		nm_w_begin(w);
+		nm_w_end(w);
+		w->error = true;
 	}
-	c->p += n;
-	return r;
+	msgpack_unpacked_destroy(&parsed);
 }
 
-#define TAKE(c, var)                                                                               \
-	do {                                                                                       \
-		const void *__q = take(c, sizeof(var));                                            \
-		if (__q)                                                                           \
-			memcpy(&(var), __q, sizeof(var));                                          \
-	} while (0)
-
-/* Rebuild a message from the body in s->rec: one allocation, like nm_msg_new. */
-static struct nm_msg *decode_record(struct nm_spool *s, enum nm_format format)
+/* Rebuild a message from a record body; -EINVAL when it is not a record, -ENOMEM. */
+static int decode_record(struct nm_spool *s, const uint8_t *body, size_t len, enum nm_format format,
+			 struct nm_msg **out)
 {
-	struct cursor c = { s->rec.data, s->rec.data + s->rec.len, false };
-	struct nm_event ev;
-	uint8_t fmt = 0, has_task = 0;
-	uint32_t tlen = 0, hlen = 0, flen = 0, dlen = 0;
-	const char *type, *host;
-	const uint8_t *fields, *data;
-	struct replay_body rb;
-	struct nm_msg *m;
-	uint8_t *p;
+	struct record_head head;
+	const uint8_t *type, *fields, *data;
+	size_t data_len;
 
-	memset(&ev, 0, offsetof(struct nm_event, body));
-	TAKE(&c, fmt);
-	TAKE(&c, has_task);
-	TAKE(&c, ev.pid);
-	TAKE(&c, ev.tid);
-	TAKE(&c, ev.uid);
-	TAKE(&c, ev.seq);
-	TAKE(&c, ev.timestamp_ns);
-	TAKE(&c, ev.wall_ns);
-	TAKE(&c, ev.cgroup_id);
-	TAKE(&c, ev.command);
-	TAKE(&c, ev.run_id);
-	TAKE(&c, tlen);
-	type = take(&c, tlen);
-	TAKE(&c, hlen);
-	host = take(&c, hlen);
-	TAKE(&c, flen);
-	fields = take(&c, flen);
-	TAKE(&c, dlen);
-	data = take(&c, dlen);
-	if (c.bad)
-		return NULL;
-	ev.has_task = has_task;
-	ev.type = replay_type(s, type, tlen);
-	if (!ev.type)
-		return NULL;
-	m = malloc(sizeof(*m) + dlen + flen + hlen + 1);
-	if (!m)
-		return NULL;
-	memset(m, 0, sizeof(*m));
-	atomic_init(&m->refs, 1);
-	p = m->bytes;
-	/* Bytes in the record's format are delivered as they are, even if the sink's changed. */
-	m->data[format] = p;
-	m->len[format] = dlen;
-	memcpy(p, data, dlen);
-	p += dlen;
-	memcpy(p, fields, flen);
-	rb.fields = p;
-	rb.len = flen;
-	p += flen;
-	memcpy(p, host, hlen);
-	p[hlen] = '\0';
-	ev.host = (const char *)p;
-	m->event = ev;
-	memcpy(m->event.body, &rb, sizeof(rb));
-	(void)fmt;
-	return m;
+	if (len < sizeof(head))
+		return -EINVAL;
+	memcpy(&head, body, sizeof(head));
+	if (head.version != RECORD_VERSION || head.format >= NM_FORMAT_COUNT || !head.type_len ||
+	    sizeof(head) + head.type_len + (uint64_t)head.fields_len + head.data_len != len)
+		return -EINVAL;
+	type = body + sizeof(head);
+	fields = type + head.type_len;
+	data = fields + head.fields_len;
+	data_len = head.data_len;
+	if (memchr(type, '\0', head.type_len))
+		return -EINVAL;
+	if (head.flags & REC_DATA_IS_FIELDS) {
+		if (head.format != NM_FORMAT_MSGPACK || head.fields_len)
+			return -EINVAL;
+		fields = data;
+		head.fields_len = head.data_len;
+	}
+	if (!parse_map(&s->parsed, fields, head.fields_len))
+		return -EINVAL;
+	if (head.format != format) {
+		/* Written in another format (config changed between runs): encode it anew. */
+		struct nm_writer w;
+
+		nm_buf_reset(&s->convert);
+		nm_writer_init(&w, format, &s->convert);
+		walk_document(&s->parsed.data, &w);
+		if (s->convert.oom)
+			return -ENOMEM;
+		if (w.error)
+			return -EINVAL;
+		data = s->convert.data;
+		data_len = s->convert.len;
+	}
+	*out = nm_msg_new_stored((const char *)type, head.type_len, fields, head.fields_len, format,
+				 data, data_len, stored_write_fields);
+	return *out ? 0 : -ENOMEM;
 }
 
-struct nm_msg *nm_spool_read(struct nm_spool *s, enum nm_format format, nm_spool_pos *pos,
-			     uint64_t *corrupt)
+int nm_spool_read(struct nm_spool *s, enum nm_format format, struct nm_msg **m, nm_spool_pos *pos,
+		  uint64_t *corrupt)
 {
-	for (;;) {
-		uint64_t bad = 0;
-		struct nm_msg *m;
-		bool got = next_record(s, &bad);
+	const uint8_t *body;
+	size_t len;
 
-		s->st.corrupt += bad;
-		*corrupt += bad;
-		s->st.unread -= bad < s->st.unread ? bad : s->st.unread;
-		if (!got)
-			return NULL;
-		if (s->st.unread)
-			s->st.unread--;
-		*pos = (s->segs[s->ridx].num << 32) | s->roff;
-		m = decode_record(s, format);
-		if (m)
-			return m;
-		/* Checksum fine but the layout is not ours: skip it as corrupt. */
-		s->st.corrupt++;
+	*m = NULL;
+	while (nm_segstore_next(s->store, &body, &len, pos, corrupt)) {
+		int rc = decode_record(s, body, len, format, m);
+
+		if (rc != -EINVAL)
+			return rc ? rc : 1;
+		/* Checksum fine but not a record of ours (an older layout, a bug): corrupt. */
+		s->not_records++;
 		(*corrupt)++;
 	}
+	return 0;
 }
 
 void nm_spool_ack(struct nm_spool *s, nm_spool_pos pos)
 {
-	uint64_t num = pos >> 32, off = pos & 0xffffffffULL;
-
-	s->ack_seg = num;
-	s->ack_off = off;
-	s->ack_dirty = true;
-	/* Segments before the acknowledged one are done; so is a finished, fully acked one. */
-	while (s->nsegs &&
-	       (s->segs[0].num < num ||
-		(s->segs[0].num == num && off >= s->segs[0].size && s->nsegs > 1 && s->ridx > 0))) {
-		if (s->wfd >= 0 && s->nsegs == 1)
-			break;
-		remove_first_seg(s);
-	}
-	s->st.segments = s->nsegs;
-	write_ack(s, false);
+	nm_segstore_ack(s->store, pos);
 }
 
 void nm_spool_tick(struct nm_spool *s)
 {
-	write_ack(s, false);
+	nm_segstore_tick(s->store);
 }
 
 uint64_t nm_spool_unread(const struct nm_spool *s)
 {
-	return s->st.unread;
+	return nm_segstore_unread(s->store);
 }
 
-void nm_spool_get_stats(const struct nm_spool *s, struct nm_spool_stats *st)
+void nm_spool_get_stats(const struct nm_spool *s, struct nm_segstore_stats *st)
 {
-	*st = s->st;
+	nm_segstore_get_stats(s->store, st);
+	st->corrupt += s->not_records;
 }

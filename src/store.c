@@ -162,7 +162,7 @@ static int ix_grow(struct ix *ix)
 /* The entry for @key, created empty if absent; NULL if the table cannot grow. */
 static struct ix_entry *ix_get(struct ix *ix, const char key[NM_EVENT_COMM_MAX])
 {
-	struct ix_entry *e = ix_find(ix, key), fresh = { 0 };
+	struct ix_entry *e = ix_find(ix, key), fresh = {0};
 
 	if (e)
 		return e;
@@ -306,7 +306,7 @@ static uint8_t type_index(struct nm_store *s, const struct nm_program_type *type
 		s->types_overflow = true;
 		return NO_TYPE;
 	}
-	s->types[s->ntypes] = (struct type_entry){ type, NO_KEY, 0 };
+	s->types[s->ntypes] = (struct type_entry){type, NO_KEY, 0};
 	return (uint8_t)s->ntypes++;
 }
 
@@ -374,7 +374,7 @@ void nm_store_add(struct nm_store *s, const struct nm_event *ev)
 		}
 		if (sub->waiting && nwake < s->max_subs) {
 			sub->waiting = false;
-			s->wakes[nwake++] = (struct wake){ sub->wake, sub->ctx };
+			s->wakes[nwake++] = (struct wake){sub->wake, sub->ctx};
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -466,7 +466,7 @@ size_t nm_store_query(struct nm_store *s, const struct nm_store_filter *f, uint6
 	int want_type = -1;
 	size_t n = 0;
 	char key[NM_EVENT_COMM_MAX];
-	char comm[NM_EVENT_COMM_MAX] = { 0 };
+	char comm[NM_EVENT_COMM_MAX] = {0};
 	struct nm_store_filter fc = *f;
 
 	/* Normalize the command the way the side data holds it. */
@@ -655,7 +655,7 @@ static void wake_waiting(struct nm_store *s, bool closing)
 {
 	/* One at a time: the wake-up runs unlocked, and shutdown needs no allocation. */
 	for (;;) {
-		struct wake w = { NULL, NULL };
+		struct wake w = {NULL, NULL};
 
 		pthread_mutex_lock(&s->lock);
 		if (closing)
@@ -663,7 +663,7 @@ static void wake_waiting(struct nm_store *s, bool closing)
 		for (struct nm_store_sub *sub = s->subs; sub; sub = sub->next) {
 			if (sub->waiting) {
 				sub->waiting = false;
-				w = (struct wake){ sub->wake, sub->ctx };
+				w = (struct wake){sub->wake, sub->ctx};
 				break;
 			}
 		}

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "tracefs.h"
 
-#define TRACEFS "/sys/kernel/tracing"
+#define TRACEFS		"/sys/kernel/tracing"
 #define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
 
 int nm_tracefs_ensure(char *err, size_t errlen)
@@ -18,8 +18,8 @@ int nm_tracefs_ensure(char *err, size_t errlen)
 	if (access(DEBUGFS_TRACING "/events", F_OK) == 0 || access(TRACEFS "/events", F_OK) == 0)
 		return 0;
 	if (mkdir(TRACEFS, 0700) && errno != EEXIST) {
-		snprintf(err, errlen, "tracefs is not mounted and %s cannot be created: %s", TRACEFS,
-			 strerror(errno));
+		snprintf(err, errlen, "tracefs is not mounted and %s cannot be created: %s",
+			 TRACEFS, strerror(errno));
 		return -errno;
 	}
 	if (mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {

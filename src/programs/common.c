@@ -8,9 +8,8 @@
 #include "common.h"
 
 const struct nm_endpoint_keys NM_ENDPOINT_DESTINATION[1] = {
-	{ "destination_ip", "destination_port", "destination" }
-};
-const struct nm_endpoint_keys NM_ENDPOINT_SOURCE[1] = { { "source_ip", "source_port", "source" } };
+	{"destination_ip", "destination_port", "destination"}};
+const struct nm_endpoint_keys NM_ENDPOINT_SOURCE[1] = {{"source_ip", "source_port", "source"}};
 
 const char *nm_family_name(uint16_t family)
 {

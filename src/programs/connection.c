@@ -18,9 +18,9 @@ struct connection_config {
 };
 
 static const struct nm_option connection_options[] = {
-	{ "trace_unix", NM_OPT_BOOL, offsetof(struct connection_config, trace_unix), "false", 0, 0,
-	  NULL, "also report AF_UNIX connect() calls" },
-	{ NULL },
+	{"trace_unix", NM_OPT_BOOL, offsetof(struct connection_config, trace_unix), "false", 0, 0,
+	 NULL, "also report AF_UNIX connect() calls"},
+	{NULL},
 };
 
 static int connection_open(struct nm_program *p, const void *config, char *err, size_t errlen)
@@ -46,7 +46,8 @@ static void connection_close(struct nm_program *p)
 static int connection_decode(struct nm_program *p, const void *record, struct nm_event *ev)
 {
 	/* the header's fields are in the event already */
-	memcpy(ev->body, &((const struct nm_connection_record *)record)->c, sizeof(struct nm_connection_fields));
+	memcpy(ev->body, &((const struct nm_connection_record *)record)->c,
+	       sizeof(struct nm_connection_fields));
 	return 0;
 }
 
@@ -64,8 +65,8 @@ static void connection_write(const struct nm_event *ev, struct nm_writer *w)
 		nm_w_null(w, "socket_type");
 	}
 	if (r->family == AF_UNIX) {
-		size_t len = r->unix_path_len < sizeof(r->unix_path) ? r->unix_path_len :
-									sizeof(r->unix_path);
+		size_t len = r->unix_path_len < sizeof(r->unix_path) ? r->unix_path_len
+								     : sizeof(r->unix_path);
 		char path[NM_UNIX_PATH_LEN + 1];
 		size_t n;
 
@@ -99,6 +100,7 @@ const struct nm_program_type nm_program_connection = {
 	.record_type = NM_REC_CONNECTION,
 	.record_size = sizeof(struct nm_connection_record),
 	.needs_tracefs = true,
+	.enabled_by_default = true,
 	.list_route = "list-connections",
 	.summary_route = "connection-summary",
 	.options = connection_options,

@@ -22,10 +22,10 @@ struct packet_drop_config {
 };
 
 static const struct nm_option packet_drop_options[] = {
-	{ "ignore_reasons", NM_OPT_STRINGS, offsetof(struct packet_drop_config, ignore_reasons),
-	  "SKB_CONSUMED,NOT_SPECIFIED", 0, 0, NULL,
-	  "drop reasons not reported, by name (as in drop_reason, or the kernel's enum name)" },
-	{ NULL },
+	{"ignore_reasons", NM_OPT_STRINGS, offsetof(struct packet_drop_config, ignore_reasons),
+	 "SKB_CONSUMED,NOT_SPECIFIED", 0, 0, NULL,
+	 "drop reasons not reported, by name (as in drop_reason, or the kernel's enum name)"},
+	{NULL},
 };
 
 struct reason_name {
@@ -42,7 +42,8 @@ struct packet_drop_state {
 
 /* What decode adds after the record in the event body. */
 struct packet_drop_body {
-	struct nm_packet_drop_fields rec; /* the record after its header, whose fields are in the event */
+	struct nm_packet_drop_fields
+		rec;		 /* the record after its header, whose fields are in the event */
 	const char *reason_name; /* borrowed from the program's state */
 	const char *symbol;	 /* borrowed from the program's state */
 	uint64_t symbol_offset;
@@ -81,7 +82,8 @@ static int load_reason_names(struct packet_drop_state *st, char *err, size_t err
 	uint32_t n;
 
 	if (!btf) {
-		snprintf(err, errlen, "packet_drop: cannot read the kernel's BTF: %s", strerror(errno));
+		snprintf(err, errlen, "packet_drop: cannot read the kernel's BTF: %s",
+			 strerror(errno));
 		return -errno;
 	}
 	n = btf__type_cnt(btf);
@@ -100,8 +102,8 @@ static int load_reason_names(struct packet_drop_state *st, char *err, size_t err
 			    strstr(vname, "SUBSYS_MASK"))
 				continue;
 			if (st->nreasons == cap) {
-				struct reason_name *r =
-					realloc(st->reasons, (cap = cap ? cap * 2 : 256) * sizeof(*r));
+				struct reason_name *r = realloc(
+					st->reasons, (cap = cap ? cap * 2 : 256) * sizeof(*r));
 
 				if (!r) {
 					rc = -ENOMEM;
@@ -140,7 +142,7 @@ out:
 
 static const char *reason_name(const struct packet_drop_state *st, uint32_t code)
 {
-	struct reason_name key = { .code = code };
+	struct reason_name key = {.code = code};
 	const struct reason_name *r =
 		bsearch(&key, st->reasons, st->nreasons, sizeof(*st->reasons), cmp_reason);
 
@@ -191,15 +193,17 @@ static int packet_drop_loaded(struct nm_program *p, const void *config, char *er
 				continue;
 			found = true;
 			if (bpf_map_update_elem(fd, &st->reasons[j].code, &one, BPF_ANY)) {
-				snprintf(err, errlen, "packet_drop: cannot set the reason filter: %s",
+				snprintf(err, errlen,
+					 "packet_drop: cannot set the reason filter: %s",
 					 strerror(errno));
 				return -errno;
 			}
 		}
 		if (!found) {
-			snprintf(err, errlen,
-				 "packet_drop: ignore_reasons: this kernel has no drop reason \"%s\"",
-				 cfg->ignore_reasons.v[i]);
+			snprintf(
+				err, errlen,
+				"packet_drop: ignore_reasons: this kernel has no drop reason \"%s\"",
+				cfg->ignore_reasons.v[i]);
 			return -EINVAL;
 		}
 	}
@@ -305,6 +309,7 @@ const struct nm_program_type nm_program_packet_drop = {
 	.record_type = NM_REC_PACKET_DROP,
 	.record_size = sizeof(struct nm_packet_drop_record),
 	.needs_tracefs = false,
+	.enabled_by_default = true,
 	.list_route = "list-packet-drops",
 	.summary_route = "packet-drop-summary",
 	.options = packet_drop_options,

@@ -1,13 +1,16 @@
-/* registry.c - every monitoring program compiled in; adding one adds one line here. */
+/* registry.c - every monitoring program compiled in, expanded from the list in Makefile.am. */
 #include <stddef.h>
 
 #include "../program.h"
 
-extern const struct nm_program_type nm_program_connection;
-extern const struct nm_program_type nm_program_packet_drop;
+#define NM_PROGRAM(name, NAME) extern const struct nm_program_type nm_program_##name;
+#include "programs.def"
+#undef NM_PROGRAM
 
+/* In list order, so nm_program_types[i]->record_type == i + 1 (checked by test_decode). */
 const struct nm_program_type *const nm_program_types[] = {
-	&nm_program_connection,
-	&nm_program_packet_drop,
+#define NM_PROGRAM(name, NAME) &nm_program_##name,
+#include "programs.def"
+#undef NM_PROGRAM
 	NULL,
 };

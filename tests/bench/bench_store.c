@@ -13,9 +13,8 @@ static void no_fields(const struct nm_event *ev, struct nm_writer *w)
 	(void)w;
 }
 
-static const struct nm_program_type conn_type = { .name = "connection", .write_fields = no_fields };
-static const struct nm_program_type drop_type = { .name = "packet_drop",
-						   .write_fields = no_fields };
+static const struct nm_program_type conn_type = {.name = "connection", .write_fields = no_fields};
+static const struct nm_program_type drop_type = {.name = "packet_drop", .write_fields = no_fields};
 
 static double now_us(void)
 {

@@ -13,9 +13,10 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: nm-connect [-4|-6] [-u] [-n COUNT] [-p PORT] [-c COMM] [-d SECONDS]\n"
-			"  connect() COUNT times (or for SECONDS) to 127.0.0.1 / ::1 PORT over TCP\n"
-			"  (or UDP with -u), naming the process COMM; prints the count and rate.\n");
+	fprintf(stderr,
+		"usage: nm-connect [-4|-6] [-u] [-n COUNT] [-p PORT] [-c COMM] [-d SECONDS]\n"
+		"  connect() COUNT times (or for SECONDS) to 127.0.0.1 / ::1 PORT over TCP\n"
+		"  (or UDP with -u), naming the process COMM; prints the count and rate.\n");
 	exit(64);
 }
 
@@ -25,7 +26,7 @@ int main(int argc, char **argv)
 	long count = 1, done = 0, failed = 0;
 	double seconds = 0;
 	const char *comm = NULL;
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t sslen;
 	struct timespec t0, t1;
 	double elapsed;

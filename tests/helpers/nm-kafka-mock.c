@@ -1,9 +1,12 @@
-/* nm-kafka-mock.c - a Kafka cluster for tests (librdkafka's mock brokers) with outages on signals. */
+/* nm-kafka-mock.c - a Kafka cluster for tests (librdkafka's mock brokers): outages and errors on command. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -22,10 +25,15 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: nm-kafka-mock [-b BROKERS] [-p PARTITIONS] [-t TOPIC]...\n"
+		"usage: nm-kafka-mock [-b BROKERS] [-p PARTITIONS] [-t TOPIC]... [-c FIFO]\n"
 		"  starts a mock Kafka cluster on 127.0.0.1, prints its bootstrap servers on\n"
 		"  stdout, and runs until SIGTERM/SIGINT. SIGUSR1 takes every broker down,\n"
-		"  SIGUSR2 brings them back. Topics named with -t are created up front.\n");
+		"  SIGUSR2 brings them back. Topics named with -t are created up front.\n"
+		"  -c reads commands, one a line, from the named pipe FIFO:\n"
+		"    down | up                      every broker down or up\n"
+		"    produce-error NAME [COUNT]     the next COUNT (1) ProduceRequests fail with\n"
+		"                                   the broker error NAME, e.g.\n"
+		"                                   OUT_OF_ORDER_SEQUENCE_NUMBER (see rd_kafka_err2name)\n");
 	exit(64);
 }
 
@@ -41,9 +49,70 @@ static void set_all(rd_kafka_mock_cluster_t *mc, int nbrokers, int up)
 	fprintf(stderr, "nm-kafka-mock: brokers %s\n", up ? "up" : "down");
 }
 
+/* The error code whose rd_kafka_err2name() is @name, or RD_KAFKA_RESP_ERR_NO_ERROR. */
+static rd_kafka_resp_err_t error_named(const char *name)
+{
+	const struct rd_kafka_err_desc *descs;
+	size_t n;
+
+	rd_kafka_get_err_descs(&descs, &n);
+	for (size_t i = 0; i < n; i++)
+		if (descs[i].name && descs[i].code && !strcmp(descs[i].name, name))
+			return descs[i].code;
+	return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static void run_command(rd_kafka_mock_cluster_t *mc, int nbrokers, char *line)
+{
+	char *save = NULL, *verb = strtok_r(line, " \t", &save);
+	char *arg = verb ? strtok_r(NULL, " \t", &save) : NULL;
+	char *count = arg ? strtok_r(NULL, " \t", &save) : NULL;
+
+	if (!verb)
+		return;
+	if (!strcmp(verb, "down") || !strcmp(verb, "up")) {
+		set_all(mc, nbrokers, !strcmp(verb, "up"));
+	} else if (!strcmp(verb, "produce-error") && arg && error_named(arg)) {
+		rd_kafka_resp_err_t err = error_named(arg);
+		int cnt = count ? atoi(count) : 1;
+
+		for (int i = 0; i < cnt; i++)
+			rd_kafka_mock_push_request_errors(mc, 0 /* ProduceRequest */, 1, err);
+		fprintf(stderr, "nm-kafka-mock: the next %d ProduceRequest(s) fail with %s\n", cnt,
+			arg);
+	} else {
+		fprintf(stderr, "nm-kafka-mock: unknown command \"%s\"\n", verb);
+	}
+}
+
+/* Run every complete line the pipe has for us; a partial one waits in @pending. */
+static void read_commands(int fd, rd_kafka_mock_cluster_t *mc, int nbrokers, char *pending,
+			  size_t cap, size_t *len)
+{
+	ssize_t n = read(fd, pending + *len, cap - 1 - *len);
+	char *line = pending, *nl;
+
+	if (n <= 0)
+		return;
+	*len += (size_t)n;
+	pending[*len] = '\0';
+	while ((nl = strchr(line, '\n'))) {
+		*nl = '\0';
+		run_command(mc, nbrokers, line);
+		line = nl + 1;
+	}
+	*len -= (size_t)(line - pending);
+	memmove(pending, line, *len);
+	if (*len == cap - 1)
+		*len = 0; /* a line longer than the buffer: dropped */
+}
+
 int main(int argc, char **argv)
 {
-	int nbrokers = 1, partitions = 1, opt, rc = 1;
+	int nbrokers = 1, partitions = 1, opt, rc = 1, cmd_fd = -1;
+	const char *cmd_path = NULL;
+	char pending[1024];
+	size_t pending_len = 0;
 	const char *topics[32];
 	int ntopics = 0;
 	rd_kafka_mock_cluster_t *mc = NULL;
@@ -52,8 +121,11 @@ int main(int argc, char **argv)
 	char errstr[256];
 	struct sigaction sa;
 
-	while ((opt = getopt(argc, argv, "b:p:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:p:t:c:")) != -1) {
 		switch (opt) {
+		case 'c':
+			cmd_path = optarg;
+			break;
 		case 'b':
 			nbrokers = atoi(optarg);
 			break;
@@ -70,6 +142,17 @@ int main(int argc, char **argv)
 	}
 	if (nbrokers < 1 || partitions < 1)
 		usage();
+	if (cmd_path) {
+		struct stat st;
+
+		/* Read and write: the pipe never reports end of file between two writers. */
+		cmd_fd = open(cmd_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (cmd_fd < 0 || fstat(cmd_fd, &st) || !S_ISFIFO(st.st_mode)) {
+			fprintf(stderr, "nm-kafka-mock: %s is not a named pipe I can open: %s\n",
+				cmd_path, cmd_fd < 0 ? strerror(errno) : "not a FIFO");
+			return 1;
+		}
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGUSR1, &sa, NULL);
@@ -105,6 +188,8 @@ int main(int argc, char **argv)
 			want_up = 0;
 			set_all(mc, nbrokers, 1);
 		}
+		if (cmd_fd >= 0)
+			read_commands(cmd_fd, mc, nbrokers, pending, sizeof(pending), &pending_len);
 		usleep(20 * 1000);
 	}
 	rc = 0;
@@ -112,5 +197,7 @@ out:
 	if (mc)
 		rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(rk);
+	if (cmd_fd >= 0)
+		close(cmd_fd);
 	return rc;
 }

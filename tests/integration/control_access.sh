@@ -31,7 +31,7 @@ for a in detach attach; do
 	[ "$s" = 403 ] || fail "nobody POST $a: $s, expected 403"
 	jq -e '.error | test("uid 0")' "$T/nbody" >/dev/null || fail "403 body: $(cat "$T/nbody")"
 done
-get /api/programs | jq -e '.running_programs == 2' >/dev/null || fail "a refused detach detached"
+get /api/programs | jq -e '.running_programs == '$NRUNNING >/dev/null || fail "a refused detach detached"
 get /api/stats | jq -e '.control.forbidden == 2' >/dev/null || fail "forbidden not counted"
 
 # Detach really stops the events, attach brings them back.
@@ -40,7 +40,7 @@ C2=$(unique_comm ad)
 C3=$(unique_comm ae)
 expect 200 POST /api/programs/connection/detach
 jq -e '.name == "connection" and .attached == false' "$T/body" >/dev/null || fail "detach answer"
-get /api/programs | jq -e '.running_programs == 1 and
+get /api/programs | jq -e '.running_programs == '$((NRUNNING - 1))' and
 	(.programs[] | select(.name == "connection") | .attached == false and .loaded == true)' \
 	>/dev/null || fail "programs after detach"
 expect 200 POST /api/programs/connection/detach # idempotent
@@ -57,7 +57,7 @@ expect 200 POST /api/programs/connection/attach
 jq -e '.attached == true' "$T/body" >/dev/null || fail "attach answer"
 "$CONNECT" -n 10 -p "$PORT" -c "$C3" >/dev/null || fail "traffic 3"
 wait_count 10 "type=connection&command=$C3"
-get /api/programs | jq -e '.running_programs == 2' >/dev/null || fail "programs after attach"
+get /api/programs | jq -e '.running_programs == '$NRUNNING >/dev/null || fail "programs after attach"
 stop_agent
 
 # An admin group: its members may change state, as primary or supplementary group.
@@ -70,7 +70,7 @@ s=$(as_nobody --regid=4242 --groups=65534 -- -X POST http://localhost/api/progra
 s=$(as_nobody --regid=4242 --clear-groups -- -X POST http://localhost/api/programs/packet_drop/detach)
 [ "$s" = 403 ] || fail "non-member detach: $s"
 jq -e '.error | test("nogroup")' "$T/nbody" >/dev/null || fail "403 does not name the group"
-get /api/programs | jq -e '.running_programs == 2' >/dev/null || fail "state after admin tests"
+get /api/programs | jq -e '.running_programs == '$NRUNNING >/dev/null || fail "state after admin tests"
 stop_agent
 
 # An unknown admin group is a start-up error, not an open door.

@@ -19,8 +19,8 @@ ctl --json health | jq -e '.status == "ok"' >/dev/null || fail "health --json"
 
 ctl programs >"$T/out" || fail "programs"
 grep -Eq '^connection +yes' "$T/out" || fail "programs table: $(cat "$T/out")"
-grep -q '2 programs, 2 running' "$T/out" || fail "programs summary: $(cat "$T/out")"
-ctl programs --json | jq -e '.total_programs == 2' >/dev/null || fail "programs --json"
+grep -q "$NPROGRAMS programs, $NRUNNING running" "$T/out" || fail "programs summary: $(cat "$T/out")"
+ctl programs --json | jq -e '.total_programs == '$NPROGRAMS >/dev/null || fail "programs --json"
 
 ctl events --command "$X" --type connection >"$T/out" || fail "events"
 [ "$(grep -c " $X " "$T/out")" = 6 ] || fail "events table: $(cat "$T/out")"
@@ -60,7 +60,7 @@ jq -e -s "length == 3 and all(.command == \"$Y\" and .type == \"connection\")" "
 # attach / detach
 ctl detach connection >"$T/out" || fail "detach"
 grep -q 'connection: detached' "$T/out" || fail "detach output"
-ctl programs --json | jq -e '.running_programs == 1' >/dev/null || fail "not detached"
+ctl programs --json | jq -e '.running_programs == '$((NRUNNING - 1)) >/dev/null || fail "not detached"
 ctl attach connection >"$T/out" || fail "attach"
 grep -q 'connection: attached' "$T/out" || fail "attach output"
 

@@ -4,6 +4,13 @@
 
 SOCK=$T/ctl.sock
 CTL=$top_builddir/src/ebpf-netmonctl
+# The programs compiled in, and how many run by default: the agent's built-in default names each
+# with its "enabled" default (write_conf leaves programs at their defaults).
+PROGRAMS_JSON=$("$AGENT" --print-default | sed -n 's/^  \([a-z0-9_]*\) = {$/\1/p' | jq -R . | jq -sc .)
+NPROGRAMS=$(echo "$PROGRAMS_JSON" | jq length)
+NRUNNING=$("$AGENT" --print-default | grep -c '^    enabled = true;')
+echo "$PROGRAMS_JSON" | jq -e 'contains(["connection", "packet_drop"])' >/dev/null ||
+	fail "programs compiled in: $PROGRAMS_JSON"
 
 # write_conf [CONTROL_KEYS] [STORE_KEYS]: a file sink (the ground truth) and the control socket.
 # The store is large by default: the agent sees every process's traffic, and a storm in a test

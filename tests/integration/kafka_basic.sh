@@ -20,10 +20,7 @@ CONF
 start_agent "$T/agent.conf"
 "$CONNECT" -n 200 -p "$PORT" -c "$COMM" >/dev/null
 # Hostile process names: separators, wildcards, spaces, high bytes, dots only.
-"$CONNECT" -n 1 -p "$PORT" -c "a/b#c+d e" >/dev/null
-"$CONNECT" -n 1 -p "$PORT" -c "$(printf 'x\377\376y')" >/dev/null
-"$CONNECT" -n 1 -p "$PORT" -c ".." >/dev/null
-"$CONNECT" -n 1 -p "$PORT" -c "../../etc" >/dev/null
+connect_as "a/b#c+d e" "$(printf 'x\377\376y')" ".." "../../etc"
 sleep 1
 stop_agent
 

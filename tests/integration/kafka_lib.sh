@@ -12,9 +12,10 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
 start_kafka() {
 	args=
 	for t in "$@"; do args="$args -t $t"; done
-	rm -f "$T/kafka.boot"
+	rm -f "$T/kafka.boot" "$T/kafka.cmd"
+	mkfifo -m 0600 "$T/kafka.cmd" || fail "cannot create the mock cluster's command pipe"
 	# shellcheck disable=SC2086
-	"$KAFKA_MOCK" -p 3 $args >"$T/kafka.boot" 2>"$T/kafka.log" &
+	"$KAFKA_MOCK" -p 3 -c "$T/kafka.cmd" $args >"$T/kafka.boot" 2>"$T/kafka.log" &
 	KAFKA_PID=$!
 	echo "kill -KILL $KAFKA_PID" >"$T/kafka.cleanup"
 	wait_for test -s "$T/kafka.boot" || fail "mock Kafka cluster did not start"
@@ -23,6 +24,9 @@ start_kafka() {
 
 kafka_down() { kill -USR1 "$KAFKA_PID"; }
 kafka_up() { kill -USR2 "$KAFKA_PID"; }
+# kafka_cmd COMMAND...: a command for the mock cluster (nm-kafka-mock's usage lists them),
+# e.g. kafka_cmd produce-error OUT_OF_ORDER_SEQUENCE_NUMBER
+kafka_cmd() { echo "$*" >"$T/kafka.cmd"; }
 
 # kafka_read TOPIC: every message of TOPIC as "key<TAB>headers<TAB>payload" lines.
 kafka_read() {
@@ -51,12 +55,6 @@ PY
 # Config lines for tests: only connection events (our traffic), a big ring so that
 # other processes' bursts on a shared machine do not cost our events in the kernel.
 QUIET_PROGRAMS='programs = { packet_drop = { enabled = false; }; connection = { ring_size = 33554432; }; };'
-
-# final_books SINK: "received delivered dropped spooled" from the agent's final line for SINK.
-final_books() {
-	sed -n "s/.*sink $1: final: received \([0-9]*\) delivered \([0-9]*\) dropped \([0-9]*\) spooled \([0-9]*\).*/\1 \2 \3 \4/p" \
-		"$T/agent.log" | tail -1
-}
 
 # wait_count SECONDS WANT CMD...: until CMD prints a number >= WANT.
 wait_count() {

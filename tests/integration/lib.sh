@@ -69,6 +69,19 @@ stop_agent() {
 	[ "$status" = 0 ] || fail "agent exited with status $status after SIGTERM"
 }
 
+# final_books SINK: "received delivered dropped spooled" from the agent's final line for SINK.
+final_books() {
+	sed -n "s/.*sink $1: final: received \([0-9]*\) delivered \([0-9]*\) dropped \([0-9]*\) spooled \([0-9]*\).*/\1 \2 \3 \4/p" \
+		"$T/agent.log" | tail -1
+}
+
+# connect_as NAME...: one connect to $PORT under each process name (hostile names for sanitizing tests).
+connect_as() {
+	for name in "$@"; do
+		"$CONNECT" -n 1 -p "$PORT" -c "$name" >/dev/null
+	done
+}
+
 # wait_for CMD...: retry a check for up to 10 s.
 wait_for() {
 	for _ in $(seq 1 100); do

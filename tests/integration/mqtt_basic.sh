@@ -20,9 +20,7 @@ CONF
 start_agent "$T/agent.conf"
 wait_for grep -q "^nm/edge-17/status online" "$T/sub.out" || fail "no retained status 'online'"
 "$CONNECT" -n 200 -p "$PORT" -c "$COMM" >/dev/null
-"$CONNECT" -n 1 -p "$PORT" -c "a/b#c+d e" >/dev/null
-"$CONNECT" -n 1 -p "$PORT" -c "$(printf 'x\377\376y')" >/dev/null
-"$CONNECT" -n 1 -p "$PORT" -c "///" >/dev/null
+connect_as "a/b#c+d e" "$(printf 'x\377\376y')" "///"
 sleep 1
 stop_agent
 sleep 0.5

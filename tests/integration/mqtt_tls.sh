@@ -5,7 +5,7 @@
 . "$(dirname "$0")/mqtt_lib.sh"
 . "$(dirname "$0")/kafka_lib.sh" 2>/dev/null || true # count_ids
 
-command -v openssl >/dev/null || { echo "SKIP: openssl missing"; exit 77; }
+command -v openssl >/dev/null || fail "openssl missing (bootstrap.sh deps installs it)"
 N=100
 COMM=$(unique_comm tls)
 PORT=$(closed_port)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # spool_bounds.sh - spool_max_bytes and a full disk: counted drops, a loud log, the agent keeps running.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/spool_lib.sh"
 
 COMM=$(unique_comm b)
 PORT=$(closed_port)
@@ -9,10 +10,8 @@ grep -q "define NM_SINK_KAFKA_BUILTIN 1" "$top_builddir/config.h" ||
 	[ -f "$top_builddir/sinks/.libs/kafka.so" ] || { echo "SKIP: no kafka sink"; exit 77; }
 DEAD=$(closed_port)
 mkdir -p "$T/small"
-mount -t tmpfs -o size=300k tmpfs "$T/small" 2>/dev/null && echo "umount $T/small" >"$T/small.cleanup" || {
-	echo "SKIP: cannot mount a tmpfs"
-	exit 77
-}
+mount -t tmpfs -o size=300k tmpfs "$T/small" 2>/dev/null && echo "umount $T/small" >"$T/small.cleanup" ||
+	fail "cannot mount a tmpfs"
 cat >"$T/agent.conf" <<CONF
 control = { socket = "$T/control.sock"; };
 shutdown_timeout_ms = 500;
@@ -33,10 +32,5 @@ grep -q "lost [0-9]* events (sink bounded: spool_full)" "$T/agent.log" || fail "
 grep -q "CANNOT WRITE SPOOL" "$T/agent.log" || fail "a full disk was not logged loudly"
 grep -q "lost [0-9]* events (sink diskfull: spool_error)" "$T/agent.log" || fail "no spool_error loss report"
 stop_agent
-for s in bounded diskfull; do
-	line=$(sed -n "s/.*sink $s: final: received \([0-9]*\) delivered \([0-9]*\) dropped \([0-9]*\) spooled \([0-9]*\).*/\1 \2 \3 \4/p" "$T/agent.log")
-	set -- $line
-	[ "$1" = $(($2 + $3 + $4)) ] || fail "$s: books do not balance: $line"
-	echo "$s: received $1 = delivered $2 + dropped $3 + spooled $4"
-done
+spool_books bounded diskfull
 echo "PASS: spool bounds and disk full are counted, the agent survives"

@@ -2,48 +2,20 @@
 # spool_kafka.sh - Kafka outages with when_full = spool: every event arrives, across SIGTERM and SIGKILL.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kafka_lib.sh"
+. "$(dirname "$0")/spool_lib.sh"
 
-COMM=$(unique_comm s)
-PORT=$(closed_port)
-start_kafka netmon.events
-cat >"$T/agent.conf" <<CONF
-shutdown_timeout_ms = 2000;
-control = { socket = "$T/control.sock"; };
-$QUIET_PROGRAMS
-sinks = (
-  { name = "truth"; type = "file"; format = "json"; path = "$T/events.ndjson"; },
-  { name = "siem"; type = "kafka"; format = "json"; brokers = "$BOOTSTRAP";
-    topic = "netmon.events"; properties = [ "linger.ms=5", "reconnect.backoff.max.ms=500" ];
-    queue = { max_events = 100; when_full = "spool"; spool_dir = "$T/spool"; }; }
-);
-CONF
+kafka_spool_setup s
 kafka_ids() { kafka_read netmon.events >"$T/k.out"; count_ids "$T/k.out" "$COMM" | cut -d' ' -f1; }
 truth_ids() { count_ids "$T/events.ndjson" "$COMM" | cut -d' ' -f1; }
 
 # 1. outage while running: broker away for 5 s while events keep coming
 start_agent "$T/agent.conf"
 "$CONNECT" -n 100 -p "$PORT" -c "$COMM" >/dev/null
-kafka_down
-for _ in 1 2 3 4 5; do
-	"$CONNECT" -n 300 -p "$PORT" -c "$COMM" >/dev/null
-	sleep 1
-done
-ls "$T/spool"/*.seg >/dev/null 2>&1 || fail "nothing was spooled during the outage"
-kafka_up
-want=$(truth_ids)
+outage_round kafka_down kafka_up truth_ids kafka_ids "$T/k.out"
 [ "$want" -ge 1600 ] || fail "file sink saw only $want events of $COMM"
-wait_count 40 "$want" kafka_ids || fail "after the outage kafka has $(kafka_ids) of $want events"
-set -- $(count_ids "$T/k.out" "$COMM")
-echo "outage: $1/$want distinct events arrived, $2 duplicates"
 
 # 2. SIGTERM while the broker is down: memory goes to the spool, replayed after restart
-kafka_down
-"$CONNECT" -n 500 -p "$PORT" -c "$COMM" >/dev/null
-sleep 1
-stop_agent
-set -- $(final_books siem)
-[ "$1" = $(($2 + $3 + $4)) ] || fail "books do not balance at SIGTERM: $*"
-mv "$T/agent.log" "$T/agent1.log"
+stop_while_down kafka_down siem
 kafka_up
 start_agent "$T/agent.conf"
 grep -q "from a previous run, replaying" "$T/agent.log" || fail "spool not replayed at start"
@@ -69,6 +41,5 @@ sleep 2
 set -- $(count_ids "$T/k.out" "$COMM")
 echo "restart after SIGKILL: $1 distinct events arrived (the file sink saw $want), $2 duplicates"
 stop_agent
-set -- $(final_books siem)
-[ "$1" = $(($2 + $3 + $4)) ] || fail "books do not balance: $*"
+spool_books siem
 echo "PASS: spool kept every event through a 5 s outage and a restart; SIGKILL lost at most the in-memory queue"

@@ -3,6 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mqtt_lib.sh"
 . "$(dirname "$0")/kafka_lib.sh" 2>/dev/null || true # count_ids, final_books, wait_count
+. "$(dirname "$0")/spool_lib.sh"
 
 COMM=$(unique_comm q)
 PORT=$(closed_port)
@@ -41,28 +42,13 @@ start_agent "$T/agent.conf"
 want=$(truth)
 wait_count 10 "$want" got || fail "only $(got)/$want before the outage"
 # 1. broker away for 5 s while events keep coming
-stop_broker
-for _ in 1 2 3 4 5; do
-	"$CONNECT" -n 300 -p "$PORT" -c "$COMM" >/dev/null
-	sleep 1
-done
-ls "$T/spool"/*.seg >/dev/null 2>&1 || fail "nothing was spooled during the outage"
-restart_broker
-want=$(truth)
-wait_count 40 "$want" got || fail "after the outage the subscriber has $(got) of $want"
-set -- $(count_ids "$T/sub.out" "$COMM")
-echo "outage: $1/$want distinct events arrived, $2 duplicates"
+outage_round stop_broker restart_broker truth got "$T/sub.out"
 
 # 2. agent stopped while the broker is down, broker back, agent back
-stop_broker
-"$CONNECT" -n 500 -p "$PORT" -c "$COMM" >/dev/null
-sleep 1
-stop_agent
-set -- $(final_books edge)
-[ "$1" = $(($2 + $3 + $4)) ] || fail "books do not balance at SIGTERM: $*"
+stop_while_down stop_broker edge
+set -- $BOOKS
 [ "$4" -gt 0 ] || fail "nothing left in the spool at SIGTERM with the broker down"
 [ "$3" = 0 ] || fail "$3 events dropped at SIGTERM with when_full = spool"
-mv "$T/agent.log" "$T/agent1.log"
 restart_broker
 start_agent "$T/agent.conf"
 want=$(truth)

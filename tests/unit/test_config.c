@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -43,8 +44,9 @@ static void test_errors(void)
 		     "'enabled' must be true or false");
 	expect_error("programs = {\n  conection = { enabled = true; };\n};\n", 2,
 		     "unknown program 'conection'");
-	expect_error("programs = {\n  packet_drop = { enabled = true;\n  colour = \"red\"; };\n};\n",
-		     3, "unknown key 'colour'");
+	expect_error(
+		"programs = {\n  packet_drop = { enabled = true;\n  colour = \"red\"; };\n};\n", 3,
+		"unknown key 'colour'");
 	expect_error("programs = {\n  connection = { ring_size = 5000; };\n};\n", 2,
 		     "power of two");
 	expect_error("programs = {\n  connection = { ring_size = 1; };\n};\n", 2, "out of range");
@@ -71,13 +73,306 @@ static void test_errors(void)
 	expect_error("log_level = \"loud\";\n", 1, "'log_level' = \"loud\"");
 }
 
+/* @text must fail with exactly "path:@line: @msg". */
+static void expect_exact(const char *text, int line, const char *msg)
+{
+	char err[2048] = "", want[2048];
+	struct nm_config *c = load(text, err, sizeof(err));
+
+	snprintf(want, sizeof(want), "%s:%d: %s", path, line, msg);
+	CHECK(c == NULL);
+	if (strcmp(err, want)) {
+		fprintf(stderr, "  got  \"%s\"\n  want \"%s\"\n", err, want);
+		check_failures++;
+	}
+	nm_config_free(c);
+}
+
+/*
+ * Everything a start would refuse is refused by the loader, naming the value
+ * as written (issue 14).
+ */
+static const struct {
+	const char *text;
+	int line;
+	const char *msg;
+} strict_cases[] = {
+	/* integers wider than libconfig 1.5's 32-bit atoi, as written */
+	{"store = { capacity = 4294967306; };\n", 1,
+	 "'capacity' = 4294967306 is out of range [0, 100000000]"},
+	{"store = {\n  capacity = 3000000000; };\n", 2,
+	 "'capacity' = 3000000000 is out of range [0, 100000000]"},
+	{"store = { capacity = 99999999999999999999; };\n", 1,
+	 "'capacity' = 99999999999999999999 is out of range [0, 100000000]"},
+	{"store = { capacity = 99999999999999999999L; };\n", 1,
+	 "'capacity' = 99999999999999999999L is out of range [0, 100000000]"},
+	{"store = { capacity = -4294967295; };\n", 1,
+	 "'capacity' = -4294967295 is out of range [0, 100000000]"},
+	{"store = { capacity = 0x1FFFFFFFF; };\n", 1,
+	 "'capacity' = 0x1FFFFFFFF is out of range [0, 100000000]"},
+	{"store = { capacity = 123456789012345678901234567890123456789012345; };\n", 1,
+	 "'capacity' = 123456789012345678901234567890123456... is out of range [0, 100000000]"},
+	{"sinks = ( { name = \"a\"; type = \"stdout\";\n"
+	 "  queue = { max_events = 4294967297; }; } );\n",
+	 2, "'max_events' = 4294967297 is out of range [1, 100000000]"},
+	/* integer arrays before do not put the re-reading out of step */
+	{"programs = { packet_drop = {\n  ignore_reasons = [ 3000000000, 0x1FFFFFFFF ]; }; };\n", 2,
+	 "'ignore_reasons' must be a list of strings, like [ \"a\", \"b\" ]"},
+	{"# 7 /* 8 */ \"9\"\nlog_level = \"info\" /* 10 */; // 11\n"
+	 "drain_interval_ms = 4294967297;\n",
+	 3, "'drain_interval_ms' = 4294967297 is out of range [1, 1000]"},
+	/* control socket: mode, groups, path */
+	{"control = { mode = \"rw-rw----\"; };\n", 1,
+	 "'mode' = \"rw-rw----\" is not an octal mode from \"0\" to \"0777\", such as \"0660\""},
+	{"control = { mode = \"abc\"; };\n", 1,
+	 "'mode' = \"abc\" is not an octal mode from \"0\" to \"0777\", such as \"0660\""},
+	{"control = {\n  mode = \"07777\"; };\n", 2,
+	 "'mode' = \"07777\" is not an octal mode from \"0\" to \"0777\", such as \"0660\""},
+	{"control = { mode = \"\"; };\n", 1,
+	 "'mode' = \"\" is not an octal mode from \"0\" to \"0777\", such as \"0660\""},
+	{"control = { group = \"nm-no-such-group\"; };\n", 1,
+	 "'group' = \"nm-no-such-group\": no such group; name an existing group (getent group) "
+	 "or a numeric gid"},
+	{"control = { enabled = false;\n  admin_group = \"nm-no-such-group\"; };\n", 2,
+	 "'admin_group' = \"nm-no-such-group\": no such group; name an existing group (getent "
+	 "group) or a numeric gid"},
+	{"control = { socket = \"\"; };\n", 1, "'socket' must be a path of 1 to 107 bytes"},
+	{"control = { socket = \"/etc/passwd/s.sock\"; };\n", 1,
+	 "'socket' = \"/etc/passwd/s.sock\" cannot be created: /etc/passwd is not a directory"},
+	{"control = { socket = \"/etc/passwd\"; };\n", 1,
+	 "'socket' = \"/etc/passwd\" exists and is not a socket"},
+	/* paths a sink will create */
+	{"sinks = ( { name = \"a\"; type = \"file\";\n  path = \"/etc/passwd/x/events.json\"; } );\n",
+	 2,
+	 "'path' = \"/etc/passwd/x/events.json\" cannot be created: /etc/passwd is not a directory"},
+	{"sinks = ( { name = \"a\"; type = \"file\"; path = \"/tmp\"; } );\n", 1,
+	 "'path' = \"/tmp\" is a directory; name the file to write in it"},
+	{"sinks = ( { name = \"a\"; type = \"stdout\";\n  queue = { when_full = \"spool\";\n"
+	 "    spool_dir = \"/etc/passwd\"; }; } );\n",
+	 3, "'spool_dir' = \"/etc/passwd\" exists and is not a directory"},
+	/* the host name goes into every event */
+	{"host = \"a b\";\n", 1,
+	 "'host' = \"a b\" is not a host name: dot-separated labels of 1 to 63 letters, digits, "
+	 "'-' or '_'"},
+	{"host = \"\";\n", 1,
+	 "'host' = \"\" is not a host name: dot-separated labels of 1 to 63 letters, digits, '-' "
+	 "or '_'"},
+	{"host = \"a..b\";\n", 1,
+	 "'host' = \"a..b\" is not a host name: dot-separated labels of 1 to 63 letters, digits, "
+	 "'-' or '_'"},
+	{"host = \"-a\";\n", 1,
+	 "'host' = \"-a\" is not a host name: dot-separated labels of 1 to 63 letters, digits, "
+	 "'-' or '_'"},
+	{"host = \"a/b\\n\";\n", 1,
+	 "'host' = \"a/b?\" is not a host name: dot-separated labels of 1 to 63 letters, digits, "
+	 "'-' or '_'"},
+	/* files with nothing in them */
+	{"", 1,
+	 "holds no settings (empty, or only comments); to run the built-in default, start "
+	 "without -c (--print-default shows it)"},
+	{"# all commented out\n// host = \"x\";\n", 1,
+	 "holds no settings (empty, or only comments); to run the built-in default, start "
+	 "without -c (--print-default shows it)"},
+	{"\xef\xbb\xbfhost = \"a\";\n", 1,
+	 "starts with a UTF-8 byte order mark, which libconfig does not read; save the file "
+	 "without it (sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"},
+};
+
+static void test_strict(void)
+{
+	char err[1024] = "", dir[80], want[512], big[300];
+	struct nm_config *c;
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(strict_cases) / sizeof(strict_cases[0]); i++)
+		expect_exact(strict_cases[i].text, strict_cases[i].line, strict_cases[i].msg);
+
+	/* wide values inside the range are read whole: 64 bits, L or not, hex or not */
+	c = load("sinks = ( { name = \"a\"; type = \"stdout\"; queue = {\n"
+		 "  max_bytes = 5000000000; spool_max_bytes = 0x100000000; }; } );\n"
+		 "store = { capacity = 100000000; };\n",
+		 err, sizeof(err));
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->sinks[0].queue.max_bytes, 5000000000LL);
+		CHECK_EQ_INT(c->sinks[0].queue.spool_max_bytes, 0x100000000LL);
+		CHECK_EQ_INT(c->store.capacity, 100000000);
+	} else {
+		fprintf(stderr, "  %s\n", err);
+	}
+	nm_config_free(c);
+
+	/* resolved once, here: the start uses these */
+	c = load("control = { mode = \"640\"; group = \"0\"; admin_group = \"root\"; };\n", err,
+		 sizeof(err));
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->control.socket_mode, 0640);
+		CHECK_EQ_INT(c->control.gid, 0);
+		CHECK(c->control.has_admin_group && c->control.admin_gid == 0);
+	}
+	nm_config_free(c);
+
+	/* a 1 MiB host name: its size, not its bytes */
+	{
+		size_t n = 1 << 20;
+		char *text = malloc(n + 32);
+
+		CHECK(text != NULL);
+		if (text) {
+			memcpy(text, "host = \"", 8);
+			memset(text + 8, 'a', n);
+			strcpy(text + 8 + n, "\";\n");
+			expect_exact(text, 1,
+				     "'host' is 1048576 bytes; a host name has at most 255");
+			free(text);
+		}
+	}
+	memset(big, 'a', 256);
+	strcpy(big + 256, ".b");
+	snprintf(want, sizeof(want), "host = \"%.63s.%.63s.%.63s.%.63s\";\n", big, big, big, big);
+	c = load(want, err, sizeof(err)); /* 255 bytes: the longest accepted */
+	CHECK(c != NULL && strlen(c->host) == 255);
+	nm_config_free(c);
+
+	/* no sinks: a loud warning, not a refusal (a store-only agent, the BPF cost bench) */
+	c = load("sinks = ( );\n", err, sizeof(err));
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->nsinks, 0);
+		snprintf(
+			want, sizeof(want),
+			"%s:1: warning: 'sinks' is empty: events reach only the control API's "
+			"in-memory store; add a sink, or leave 'sinks' out for JSON lines on stdout",
+			path);
+		CHECK_EQ_STR(c->warning, want);
+	}
+	nm_config_free(c);
+	c = load("host = \"x\";\n", err, sizeof(err));
+	CHECK(c != NULL && !c->warning[0]);
+	nm_config_free(c);
+
+	/* a NUL would silently end the text libconfig reads */
+	f = fopen(path, "w");
+	fwrite("host = \"x\";\n\0store = { capacity = 5; };\n", 1, 40, f);
+	fclose(f);
+	c = nm_config_load_file(path, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:2: holds a NUL byte; a configuration is text", path);
+	CHECK(c == NULL);
+	CHECK_EQ_STR(err, want);
+	nm_config_free(c);
+
+	/* a directory */
+	snprintf(dir, sizeof(dir), "/tmp/nm-test-config-dir-%d", (int)getpid());
+	CHECK(mkdir(dir, 0700) == 0);
+	c = nm_config_load_file(dir, err, sizeof(err));
+	snprintf(want, sizeof(want),
+		 "%s:0: is a directory; -c takes the configuration file itself, e.g. "
+		 "%s/ebpf-netmon.conf",
+		 dir, dir);
+	CHECK(c == NULL);
+	CHECK_EQ_STR(err, want);
+
+	/* an included file: its own name and line, its integers as written */
+	{
+		char inc[160], text[256];
+
+		snprintf(inc, sizeof(inc), "%s/inc.conf", dir);
+		f = fopen(inc, "w");
+		fputs("store = {\n  capacity =\n    4294967306; };\n", f);
+		fclose(f);
+		snprintf(text, sizeof(text),
+			 "drain_interval_ms = 0x10;\n@include \"%s\"\nlog_level = \"info\";\n",
+			 inc);
+		c = load(text, err, sizeof(err));
+		snprintf(want, sizeof(want),
+			 "%s:2: 'capacity' = 4294967306 is out of range [0, 100000000]", inc);
+		CHECK(c == NULL);
+		CHECK_EQ_STR(err, want);
+		nm_config_free(c);
+		f = fopen(inc, "w");
+		fputs("store = { capacity = 77; };\n", f);
+		fclose(f);
+		c = load(text, err, sizeof(err));
+		CHECK(c != NULL && c->store.capacity == 77 && c->drain_interval_ms == 16);
+		nm_config_free(c);
+		unlink(inc);
+	}
+	rmdir(dir);
+}
+
+/*
+ * The built-in default is derived from the registry: every program, each with
+ * every key of its own, at the default its option table declares.
+ */
+static void test_default_text(void)
+{
+	char *text = nm_config_default_text();
+	char err[1024] = "", key[160];
+	struct nm_config *c, *bare;
+
+	CHECK(text != NULL);
+	if (!text)
+		return;
+	for (const struct nm_program_type *const *t = nm_program_types; *t; t++) {
+		snprintf(key, sizeof(key), "\n  %s = {\n", (*t)->name);
+		CHECK(strstr(text, key) != NULL);
+		for (const struct nm_option *o = (*t)->options; o && o->name; o++) {
+			snprintf(key, sizeof(key), "\n    %s = ", o->name);
+			CHECK(strstr(text, key) != NULL);
+		}
+	}
+	/* spelled out, the defaults are the same as when nothing is said */
+	c = nm_config_load_string(text, "<built-in default>", err, sizeof(err));
+	bare = nm_config_load_string("# nothing said about programs\nlog_level = \"info\";\n",
+				     "<bare>", err, sizeof(err));
+	CHECK(c != NULL && bare != NULL);
+	for (size_t i = 0; c && bare && i < c->nprograms; i++) {
+		const struct nm_program_config *a = &c->programs[i], *b = &bare->programs[i];
+
+		CHECK(a->common.enabled == a->type->enabled_by_default);
+		CHECK(b->common.enabled == b->type->enabled_by_default);
+		CHECK(a->common.ring_size == b->common.ring_size);
+		CHECK(a->common.wakeup_bytes == b->common.wakeup_bytes);
+		for (const struct nm_option *o = a->type->options; o && o->name; o++) {
+			const char *x = (const char *)a->options + o->offset;
+			const char *y = (const char *)b->options + o->offset;
+
+			switch (o->type) {
+			case NM_OPT_BOOL:
+				CHECK(*(const bool *)x == *(const bool *)y);
+				break;
+			case NM_OPT_INT:
+				CHECK(*(const long long *)x == *(const long long *)y);
+				break;
+			case NM_OPT_STRINGS: {
+				const struct nm_strings *sx = (const void *)x,
+							*sy = (const void *)y;
+
+				CHECK(sx->n == sy->n);
+				for (size_t j = 0; j < sx->n && j < sy->n; j++)
+					CHECK_EQ_STR(sx->v[j], sy->v[j]);
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+	nm_config_free(bare);
+	nm_config_free(c);
+	free(text);
+}
+
 static void test_defaults(void)
 {
 	char err[1024] = "";
+	char *text = nm_config_default_text();
 	struct nm_config *c =
-		nm_config_load_string(nm_default_config, "<built-in default>", err, sizeof(err));
+		text ? nm_config_load_string(text, "<built-in default>", err, sizeof(err)) : NULL;
 	const struct nm_program_config *pc;
 
+	free(text);
 	CHECK(c != NULL);
 	if (!c) {
 		fprintf(stderr, "  %s\n", err);
@@ -97,10 +392,11 @@ static void test_defaults(void)
 	CHECK(pc != NULL && pc->common.ring_size == 2097152);
 	nm_config_free(c);
 
-	c = load("host = \"edge-17\";\nprograms = { packet_drop = { enabled = false; }; };\n"
-		 "sinks = ( { name = \"f\"; type = \"file\"; format = \"msgpack\";\n"
-		 "  path = \"/tmp/x\"; rotate_keep = 3; queue = { when_full = \"drop_oldest\"; }; } );\n",
-		 err, sizeof(err));
+	c = load(
+		"host = \"edge-17\";\nprograms = { packet_drop = { enabled = false; }; };\n"
+		"sinks = ( { name = \"f\"; type = \"file\"; format = \"msgpack\";\n"
+		"  path = \"/run/nm-test-config/x\"; rotate_keep = 3; queue = { when_full = \"drop_oldest\"; }; } );\n",
+		err, sizeof(err));
 	CHECK(c != NULL);
 	if (!c) {
 		fprintf(stderr, "  %s\n", err);
@@ -188,7 +484,9 @@ int main(void)
 {
 	snprintf(path, sizeof(path), "/tmp/nm-test-config-%d.conf", (int)getpid());
 	test_errors();
+	test_strict();
 	test_defaults();
+	test_default_text();
 	test_mutations();
 	unlink(path);
 	CHECK_DONE();

@@ -14,8 +14,8 @@ static void no_fields(const struct nm_event *ev, struct nm_writer *w)
 	(void)w;
 }
 
-static const struct nm_program_type type_a = { .name = "connection", .write_fields = no_fields };
-static const struct nm_program_type type_b = { .name = "packet_drop", .write_fields = no_fields };
+static const struct nm_program_type type_a = {.name = "connection", .write_fields = no_fields};
+static const struct nm_program_type type_b = {.name = "packet_drop", .write_fields = no_fields};
 
 static uint64_t seq;
 
@@ -100,8 +100,8 @@ static void fill_filter(struct nm_store_filter *f, const char *type, int pid, co
 /* Random traffic through a small store, every filter combination checked against the model. */
 static void test_random(size_t capacity, size_t total)
 {
-	static const char *const comms[] = { "curl", "sshd", "nginx", "a-sixteen-byte-c", "x" };
-	struct model m = { calloc(total, sizeof(struct nm_event)), 0 };
+	static const char *const comms[] = {"curl", "sshd", "nginx", "a-sixteen-byte-c", "x"};
+	struct model m = {calloc(total, sizeof(struct nm_event)), 0};
 	char err[256];
 	struct nm_store *s = nm_store_create(capacity, 0, 4, err, sizeof(err));
 	struct nm_store_filter f;

@@ -4,7 +4,7 @@
 
 #include "check.h"
 #include "src/program.h"
-#include "src/template.h"
+#include "sinks/lib/route.h"
 
 static void fake_fields(const struct nm_event *ev, struct nm_writer *w)
 {
@@ -171,6 +171,43 @@ int main(void)
 		CHECK(!nm_topic_set_admit(s, "t3"));
 		CHECK_EQ_INT(nm_topic_set_count(s), 3);
 		nm_topic_set_free(s);
+	}
+
+	/* routing: the default fallback is the prefix + unroutable; both fallbacks are counted */
+	{
+		struct nm_route_config rc = {.topic = "netmon.${command}", .max_topics = 2};
+		struct nm_route r;
+		char err[256];
+		struct nm_sink_msg msg = {
+			.type = "connection", .write_fields = nm_event_write_fields, .event = &ev};
+
+		CHECK_EQ_INT(nm_route_init(&r, &rc, NM_TPL_KAFKA_TOPIC, err, sizeof(err)), 0);
+		CHECK_EQ_STR(nm_route_prefix(&r), "netmon.");
+		make_event(&ev, "curl", 4);
+		nm_route_pick(&r, &msg, out);
+		CHECK_EQ_STR(out, "netmon.curl");
+		make_event(&ev, "///", 3); /* nothing meaningful left of it */
+		nm_route_pick(&r, &msg, out);
+		CHECK_EQ_STR(out, "netmon.unroutable");
+		CHECK_EQ_INT(r.topic_fallback, 1);
+		make_event(&ev, "wget", 4);
+		nm_route_pick(&r, &msg, out);
+		CHECK_EQ_STR(out, "netmon.wget");
+		make_event(&ev, "nc", 2); /* a third topic: over max_topics */
+		nm_route_pick(&r, &msg, out);
+		CHECK_EQ_STR(out, "netmon.unroutable");
+		CHECK_EQ_INT(r.topics_over_limit, 1);
+		nm_route_free(&r);
+
+		rc.fallback_topic = "bad/topic";
+		CHECK(nm_route_validate(&rc, NM_TPL_KAFKA_TOPIC, err, sizeof(err)) < 0);
+		CHECK(nm_route_init(&r, &rc, NM_TPL_KAFKA_TOPIC, err, sizeof(err)) < 0);
+		nm_route_free(&r);
+		rc.topic = "netmon/${command}";
+		rc.fallback_topic = "netmon/+";
+		CHECK_EQ_INT(nm_route_validate(&rc, NM_TPL_MQTT_TOPIC, err, sizeof(err)), -EINVAL);
+		rc.fallback_topic = "netmon/other";
+		CHECK_EQ_INT(nm_route_validate(&rc, NM_TPL_MQTT_TOPIC, err, sizeof(err)), 0);
 	}
 	CHECK_DONE();
 }

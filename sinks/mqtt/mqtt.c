@@ -1,17 +1,18 @@
 /* mqtt.c - the MQTT sink (libmosquitto): QoS 1 released on PUBACK, bounded in flight, reconnects. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <mosquitto.h>
 
-#include "sink.h"
-#include "../src/log.h" /* level names only: a module reaches the agent through env->log */
-#include "../src/template.h"
+#include "../sink.h"
+#include "../lib/clock.h"
+#include "../lib/ratelimit.h"
+#include "../lib/route.h"
+#include "../lib/sinkutil.h"
+#include "../lib/template.h"
 
 /*
  * libmosquitto queues whatever it is given, without bound; this is the bound.
@@ -20,14 +21,11 @@
 #define MQTT_MAX_INFLIGHT 256
 #define MID_SLOTS	  65536 /* message ids are 16 bits */
 #define BACKOFF_MIN_MS	  250
-#define LOG_BURST	  5
-#define LOG_WINDOW_S	  10
 
 struct mqtt_config {
 	char *host;
 	long long port;
-	char *topic;
-	char *fallback_topic;
+	struct nm_route_config route;
 	char *status_topic;
 	long long qos;
 	bool retain;
@@ -40,7 +38,6 @@ struct mqtt_config {
 	bool tls_insecure;
 	long long keepalive;
 	long long reconnect_max_ms;
-	long long max_topics;
 };
 
 enum conn_state { DISCONNECTED, CONNECTING, CONNECTED };
@@ -49,9 +46,7 @@ struct mqtt_sink {
 	const struct mqtt_config *cfg;
 	const struct nm_sink_env *env;
 	struct mosquitto *m;
-	struct nm_template *topic;
-	struct nm_topic_set *topics;
-	char *fallback;
+	struct nm_route route;
 	char *status;
 	char *client_id;
 
@@ -69,62 +64,15 @@ struct mqtt_sink {
 	uint64_t connects;
 	uint64_t disconnects;
 	uint64_t publish_errors;
-	uint64_t topic_fallback;
-	uint64_t topics_over_limit;
-
-	pthread_mutex_t rl_lock;
-	time_t rl_window;
-	unsigned rl_passed;
-	unsigned rl_suppressed;
+	struct nm_ratelimit rl;
 };
 
-static void rl_log(struct mqtt_sink *s, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Rate-limited log through the agent: a dead broker repeats the same failure endlessly. */
-static void rl_log(struct mqtt_sink *s, int level, const char *fmt, ...)
-{
-	time_t now = time(NULL);
-	unsigned suppressed = 0;
-	char line[768];
-	va_list ap;
-
-	pthread_mutex_lock(&s->rl_lock);
-	if (now - s->rl_window >= LOG_WINDOW_S) {
-		suppressed = s->rl_suppressed;
-		s->rl_window = now;
-		s->rl_passed = 0;
-		s->rl_suppressed = 0;
-	}
-	if (s->rl_passed >= LOG_BURST) {
-		s->rl_suppressed++;
-		pthread_mutex_unlock(&s->rl_lock);
-		return;
-	}
-	s->rl_passed++;
-	pthread_mutex_unlock(&s->rl_lock);
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (suppressed)
-		s->env->log(level, "mqtt sink %s: %s (%u similar messages suppressed)",
-			    s->env->name, line, suppressed);
-	else
-		s->env->log(level, "mqtt sink %s: %s", s->env->name, line);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define rl_log(s, level, ...) nm_sink_log((s)->env, "mqtt", &(s)->rl, level, __VA_ARGS__)
 
 static void schedule_reconnect(struct mqtt_sink *s)
 {
 	s->state = DISCONNECTED;
-	s->retry_at_ms = now_ms() + s->backoff_ms;
+	s->retry_at_ms = nm_mono_ms() + s->backoff_ms;
 	s->backoff_ms *= 2;
 	if (s->backoff_ms > s->cfg->reconnect_max_ms)
 		s->backoff_ms = (int)s->cfg->reconnect_max_ms;
@@ -226,14 +174,11 @@ static void release(struct mqtt_sink *s)
 {
 	if (s->m)
 		mosquitto_destroy(s->m);
-	nm_template_free(s->topic);
-	nm_topic_set_free(s->topics);
-	free(s->fallback);
+	nm_route_free(&s->route);
 	free(s->status);
 	free(s->client_id);
 	free(s->mid_token);
 	free(s->mid_used);
-	pthread_mutex_destroy(&s->rl_lock);
 	free(s);
 }
 
@@ -243,7 +188,7 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 	const struct mqtt_config *cfg = config;
 	struct mqtt_sink *s = calloc(1, sizeof(*s));
 	char buf[NM_TPL_OUT_MAX + 256];
-	const char *slash;
+	const char *prefix, *slash;
 	int rc;
 
 	if (!s) {
@@ -251,28 +196,19 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 		return NULL;
 	}
 	pthread_once(&lib_once, lib_init);
-	pthread_mutex_init(&s->rl_lock, NULL);
 	s->cfg = cfg;
 	s->env = env;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->mid_token = calloc(MID_SLOTS, sizeof(*s->mid_token));
 	s->mid_used = calloc(MID_SLOTS, sizeof(*s->mid_used));
-	s->topics = nm_topic_set_new((size_t)cfg->max_topics);
-	if (!s->mid_token || !s->mid_used || !s->topics)
+	if (!s->mid_token || !s->mid_used)
 		goto oom;
-	s->topic = nm_template_new(cfg->topic, NM_TPL_MQTT_TOPIC, err, errlen);
-	if (!s->topic)
+	if (nm_route_init(&s->route, &cfg->route, NM_TPL_MQTT_TOPIC, err, errlen))
 		goto fail;
+	prefix = nm_route_prefix(&s->route);
 
-	/* Defaults derive from the topic's literal prefix up to its last '/'. */
-	slash = strrchr(nm_template_prefix(s->topic), '/');
-	if (cfg->fallback_topic && cfg->fallback_topic[0])
-		snprintf(buf, sizeof(buf), "%s", cfg->fallback_topic);
-	else
-		snprintf(buf, sizeof(buf), "%sunroutable", nm_template_prefix(s->topic));
-	if (nm_topic_check(buf, NM_TPL_MQTT_TOPIC, err, errlen))
-		goto fail;
-	s->fallback = strdup(buf);
+	/* The status topic's default derives from the topic's literal prefix up to its last '/'. */
+	slash = strrchr(prefix, '/');
 	if (cfg->client_id && cfg->client_id[0]) {
 		snprintf(buf, sizeof(buf), "%s", cfg->client_id);
 	} else {
@@ -286,10 +222,10 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 	if (cfg->status_topic && cfg->status_topic[0]) {
 		snprintf(buf, sizeof(buf), "%s", cfg->status_topic);
 	} else {
-		int n = slash ? (int)(slash - nm_template_prefix(s->topic)) + 1 : 0;
+		int n = slash ? (int)(slash - prefix) + 1 : 0;
 
-		snprintf(buf, sizeof(buf), "%.*s%s%.200s/status", n, nm_template_prefix(s->topic),
-			 slash ? "" : "netmon/", env->host);
+		snprintf(buf, sizeof(buf), "%.*s%s%.200s/status", n, prefix, slash ? "" : "netmon/",
+			 env->host);
 		for (char *c = buf + n; *c; c++)
 			if (*c == '+' || *c == '#' || (unsigned char)*c <= ' ')
 				*c = '_';
@@ -297,7 +233,7 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 	if (nm_topic_check(buf, NM_TPL_MQTT_TOPIC, err, errlen))
 		goto fail;
 	s->status = strdup(buf);
-	if (!s->fallback || !s->client_id || !s->status)
+	if (!s->client_id || !s->status)
 		goto oom;
 
 	s->m = mosquitto_new(s->client_id, false /* persistent session */, s);
@@ -334,7 +270,7 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 	/* A broker that is down at start is retried, never fatal. */
 	start_connect(s);
 	env->log(NM_LOG_INFO, "mqtt sink %s: publishing to %s:%lld, topic %s, status %s", env->name,
-		 cfg->host, cfg->port, cfg->topic, s->status);
+		 cfg->host, cfg->port, cfg->route.topic, s->status);
 	return s;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -347,18 +283,11 @@ static int mqtt_write(void *sink, const struct nm_sink_msg *msg)
 {
 	struct mqtt_sink *s = sink;
 	char topic[NM_TPL_OUT_MAX + 1];
-	size_t len;
 	int mid = 0, rc;
 
 	if (s->state != CONNECTED || s->outstanding >= MQTT_MAX_INFLIGHT)
 		return -EAGAIN;
-	if (nm_template_render(s->topic, msg, topic, &len)) {
-		s->topic_fallback++;
-		strcpy(topic, s->fallback);
-	} else if (!nm_topic_set_admit(s->topics, topic)) {
-		s->topics_over_limit++;
-		strcpy(topic, s->fallback);
-	}
+	nm_route_pick(&s->route, msg, topic);
 	rc = mosquitto_publish(s->m, &mid, topic, (int)msg->len, msg->data, (int)s->cfg->qos,
 			       s->cfg->retain);
 	if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NOMEM) {
@@ -386,7 +315,7 @@ static void mqtt_poll(void *sink, int timeout_ms)
 	int rc;
 
 	if (s->state == DISCONNECTED) {
-		int64_t wait = s->retry_at_ms - now_ms();
+		int64_t wait = s->retry_at_ms - nm_mono_ms();
 
 		if (wait > 0) {
 			if (timeout_ms > 0)
@@ -406,19 +335,14 @@ static void mqtt_poll(void *sink, int timeout_ms)
 	}
 }
 
+static size_t mqtt_outstanding(void *sink)
+{
+	return ((struct mqtt_sink *)sink)->outstanding;
+}
+
 static int mqtt_flush(void *sink, int timeout_ms)
 {
-	struct mqtt_sink *s = sink;
-	int64_t deadline = now_ms() + timeout_ms;
-
-	while (s->outstanding) {
-		int64_t left = deadline - now_ms();
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		mqtt_poll(s, left < 50 ? (int)left : 50);
-	}
-	return 0;
+	return nm_flush_by_polling(sink, mqtt_poll, mqtt_outstanding, timeout_ms);
 }
 
 static void mqtt_stats(void *sink, struct nm_writer *w)
@@ -432,9 +356,7 @@ static void mqtt_stats(void *sink, struct nm_writer *w)
 	nm_w_u64(w, "connects", s->connects);
 	nm_w_u64(w, "disconnects", s->disconnects);
 	nm_w_u64(w, "publish_errors", s->publish_errors);
-	nm_w_u64(w, "topic_fallback", s->topic_fallback);
-	nm_w_u64(w, "topics_over_limit", s->topics_over_limit);
-	nm_w_u64(w, "topics", nm_topic_set_count(s->topics));
+	nm_route_stats(&s->route, w);
 	nm_w_cstr(w, "status_topic", s->status);
 }
 
@@ -450,11 +372,11 @@ static void mqtt_destroy(void *sink)
 	if (!s)
 		return;
 	if (s->state == CONNECTED) {
-		int64_t until = now_ms() + 500;
+		int64_t until = nm_mono_ms() + 500;
 
 		/* A clean disconnect cancels the will, so say "offline" ourselves. */
 		publish_status(s, "offline");
-		while (now_ms() < until && mosquitto_want_write(s->m) &&
+		while (nm_mono_ms() < until && mosquitto_want_write(s->m) &&
 		       mosquitto_loop(s->m, 50, 1) == MOSQ_ERR_SUCCESS)
 			;
 		mosquitto_disconnect(s->m);
@@ -467,18 +389,12 @@ static void mqtt_destroy(void *sink)
 static int mqtt_validate(const void *config, char *err, size_t errlen)
 {
 	const struct mqtt_config *c = config;
-	struct nm_template *t;
 
 	if (!c->host || !c->host[0]) {
 		snprintf(err, errlen, "an mqtt sink needs 'host'");
 		return -EINVAL;
 	}
-	t = nm_template_new(c->topic, NM_TPL_MQTT_TOPIC, err, errlen);
-	if (!t)
-		return -EINVAL;
-	nm_template_free(t);
-	if (c->fallback_topic && c->fallback_topic[0] &&
-	    nm_topic_check(c->fallback_topic, NM_TPL_MQTT_TOPIC, err, errlen))
+	if (nm_route_validate(&c->route, NM_TPL_MQTT_TOPIC, err, errlen))
 		return -EINVAL;
 	if (c->status_topic && c->status_topic[0] &&
 	    nm_topic_check(c->status_topic, NM_TPL_MQTT_TOPIC, err, errlen))
@@ -495,45 +411,50 @@ static int mqtt_validate(const void *config, char *err, size_t errlen)
 		snprintf(err, errlen, "'password' needs 'username'");
 		return -EINVAL;
 	}
+	/* libmosquitto only looks at them when the sink is created: say it now, at --check-config */
+	const char *const tls_files[][2] = {
+		{"ca_file", c->ca_file}, {"cert_file", c->cert_file}, {"key_file", c->key_file}};
+	for (size_t i = 0; i < sizeof(tls_files) / sizeof(tls_files[0]); i++) {
+		if (tls_files[i][1] && access(tls_files[i][1], R_OK)) {
+			snprintf(err, errlen, "'%s' = \"%.200s\": %s", tls_files[i][0],
+				 tls_files[i][1], strerror(errno));
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
 static const struct nm_option mqtt_options[] = {
-	{ "host", NM_OPT_STRING, offsetof(struct mqtt_config, host), NULL, 0, 0, NULL,
-	  "broker host" },
-	{ "port", NM_OPT_INT, offsetof(struct mqtt_config, port), "1883", 1, 65535, NULL,
-	  "broker port (8883 is the usual TLS port)" },
-	{ "topic", NM_OPT_STRING, offsetof(struct mqtt_config, topic), "netmon/${host}/${type}", 0,
-	  0, NULL, "topic template; starts with literal text" },
-	{ "fallback_topic", NM_OPT_STRING, offsetof(struct mqtt_config, fallback_topic), NULL, 0, 0,
-	  NULL, "topic for events the template cannot route (default: prefix + unroutable)" },
-	{ "status_topic", NM_OPT_STRING, offsetof(struct mqtt_config, status_topic), NULL, 0, 0,
-	  NULL, "retained online/offline topic (default: prefix up to its last '/' + host/status)" },
-	{ "qos", NM_OPT_INT, offsetof(struct mqtt_config, qos), "1", 0, 2, NULL,
-	  "0 = delivered when written, 1/2 = delivered on acknowledgement" },
-	{ "retain", NM_OPT_BOOL, offsetof(struct mqtt_config, retain), "false", 0, 0, NULL,
-	  "publish events retained" },
-	{ "client_id", NM_OPT_STRING, offsetof(struct mqtt_config, client_id), NULL, 0, 0, NULL,
-	  "session identity (default: ebpf-netmon-HOST)" },
-	{ "username", NM_OPT_STRING, offsetof(struct mqtt_config, username), NULL, 0, 0, NULL,
-	  "user name" },
-	{ "password", NM_OPT_STRING, offsetof(struct mqtt_config, password), NULL, 0, 0, NULL,
-	  "password" },
-	{ "ca_file", NM_OPT_STRING, offsetof(struct mqtt_config, ca_file), NULL, 0, 0, NULL,
-	  "CA certificates (PEM): enables TLS" },
-	{ "cert_file", NM_OPT_STRING, offsetof(struct mqtt_config, cert_file), NULL, 0, 0, NULL,
-	  "client certificate (PEM)" },
-	{ "key_file", NM_OPT_STRING, offsetof(struct mqtt_config, key_file), NULL, 0, 0, NULL,
-	  "client key (PEM)" },
-	{ "tls_insecure", NM_OPT_BOOL, offsetof(struct mqtt_config, tls_insecure), "false", 0, 0,
-	  NULL, "skip the broker host name check (never in production)" },
-	{ "keepalive", NM_OPT_INT, offsetof(struct mqtt_config, keepalive), "30", 5, 3600, NULL,
-	  "seconds between pings" },
-	{ "reconnect_max_ms", NM_OPT_INT, offsetof(struct mqtt_config, reconnect_max_ms), "10000",
-	  BACKOFF_MIN_MS, 600000, NULL, "reconnect backoff ceiling" },
-	{ "max_topics", NM_OPT_INT, offsetof(struct mqtt_config, max_topics), "1000", 1, 1000000,
-	  NULL, "distinct topics before events go to the fallback topic" },
-	{ NULL },
+	{"host", NM_OPT_STRING, offsetof(struct mqtt_config, host), NULL, 0, 0, NULL,
+	 "broker host"},
+	{"port", NM_OPT_INT, offsetof(struct mqtt_config, port), "1883", 1, 65535, NULL,
+	 "broker port (8883 is the usual TLS port)"},
+	NM_ROUTE_OPTIONS(struct mqtt_config, route, "netmon/${host}/${type}"),
+	{"status_topic", NM_OPT_STRING, offsetof(struct mqtt_config, status_topic), NULL, 0, 0,
+	 NULL, "retained online/offline topic (default: prefix up to its last '/' + host/status)"},
+	{"qos", NM_OPT_INT, offsetof(struct mqtt_config, qos), "1", 0, 2, NULL,
+	 "0 = delivered when written, 1/2 = delivered on acknowledgement"},
+	{"retain", NM_OPT_BOOL, offsetof(struct mqtt_config, retain), "false", 0, 0, NULL,
+	 "publish events retained"},
+	{"client_id", NM_OPT_STRING, offsetof(struct mqtt_config, client_id), NULL, 0, 0, NULL,
+	 "session identity (default: ebpf-netmon-HOST)"},
+	{"username", NM_OPT_STRING, offsetof(struct mqtt_config, username), NULL, 0, 0, NULL,
+	 "user name"},
+	{"password", NM_OPT_STRING, offsetof(struct mqtt_config, password), NULL, 0, 0, NULL,
+	 "password"},
+	{"ca_file", NM_OPT_STRING, offsetof(struct mqtt_config, ca_file), NULL, 0, 0, NULL,
+	 "CA certificates (PEM): enables TLS"},
+	{"cert_file", NM_OPT_STRING, offsetof(struct mqtt_config, cert_file), NULL, 0, 0, NULL,
+	 "client certificate (PEM)"},
+	{"key_file", NM_OPT_STRING, offsetof(struct mqtt_config, key_file), NULL, 0, 0, NULL,
+	 "client key (PEM)"},
+	{"tls_insecure", NM_OPT_BOOL, offsetof(struct mqtt_config, tls_insecure), "false", 0, 0,
+	 NULL, "skip the broker host name check (never in production)"},
+	{"keepalive", NM_OPT_INT, offsetof(struct mqtt_config, keepalive), "30", 5, 3600, NULL,
+	 "seconds between pings"},
+	{"reconnect_max_ms", NM_OPT_INT, offsetof(struct mqtt_config, reconnect_max_ms), "10000",
+	 BACKOFF_MIN_MS, 600000, NULL, "reconnect backoff ceiling"},
+	{NULL},
 };
 
 const struct nm_sink_type nm_sink_mqtt = {
@@ -553,10 +474,4 @@ const struct nm_sink_type nm_sink_mqtt = {
 	.max_inflight = MQTT_MAX_INFLIGHT,
 };
 
-#ifdef NM_SINK_MODULE
-/* The entry point the agent looks up after dlopen; the module's only exported symbol. */
-__attribute__((visibility("default"))) const struct nm_sink_type *nm_sink_module(void)
-{
-	return &nm_sink_mqtt;
-}
-#endif
+NM_SINK_EXPORT(nm_sink_mqtt);

@@ -14,7 +14,7 @@ enum part_kind { PART_LITERAL, PART_VAR };
 
 struct part {
 	enum part_kind kind;
-	char *text;	     /* literal text, or the variable's name */
+	char *text;   /* literal text, or the variable's name */
 	bool is_type; /* PART_VAR ${type}: read from the message, no field walk needed */
 	int var;      /* other PART_VAR: index into the capture */
 };
@@ -387,71 +387,4 @@ int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *ms
 	out[pos] = '\0';
 	*len = pos;
 	return 0;
-}
-
-/* ---- bounded topic set ---------------------------------------------------- */
-
-struct nm_topic_set {
-	char **slots;
-	size_t nslots; /* a power of two, at least twice max */
-	size_t count;
-	size_t max;
-};
-
-struct nm_topic_set *nm_topic_set_new(size_t max)
-{
-	struct nm_topic_set *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return NULL;
-	s->max = max ? max : 1;
-	s->nslots = 16;
-	while (s->nslots < 2 * s->max)
-		s->nslots *= 2;
-	s->slots = calloc(s->nslots, sizeof(*s->slots));
-	if (!s->slots) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
-void nm_topic_set_free(struct nm_topic_set *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->nslots; i++)
-		free(s->slots[i]);
-	free(s->slots);
-	free(s);
-}
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
-bool nm_topic_set_admit(struct nm_topic_set *s, const char *topic)
-{
-	size_t i = (size_t)fnv1a(topic) & (s->nslots - 1);
-
-	for (; s->slots[i]; i = (i + 1) & (s->nslots - 1))
-		if (!strcmp(s->slots[i], topic))
-			return true;
-	if (s->count >= s->max)
-		return false;
-	s->slots[i] = strdup(topic);
-	if (!s->slots[i])
-		return false;
-	s->count++;
-	return true;
-}
-
-size_t nm_topic_set_count(const struct nm_topic_set *s)
-{
-	return s->count;
 }

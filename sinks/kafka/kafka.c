@@ -1,16 +1,15 @@
 /* kafka.c - the Kafka sink (librdkafka): delivered only on delivery report, re-sent after faults. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <librdkafka/rdkafka.h>
 
-#include "sink.h"
-#include "../src/log.h" /* level names only: a module reaches the agent through env->log */
-#include "../src/template.h"
+#include "../sink.h"
+#include "../lib/ratelimit.h"
+#include "../lib/route.h"
+#include "../lib/sinkutil.h"
+#include "../lib/template.h"
 
 /*
  * Messages accepted and not yet reported. librdkafka's own queue is kept at
@@ -19,16 +18,11 @@
  */
 #define KAFKA_MAX_INFLIGHT 4096
 
-#define LOG_BURST    5
-#define LOG_WINDOW_S 10
-
 struct kafka_config {
 	char *brokers;
-	char *topic;
+	struct nm_route_config route;
 	char *key;
-	char *fallback_topic;
 	struct nm_strings properties;
-	long long max_topics;
 };
 
 enum slot_state {
@@ -43,21 +37,12 @@ struct slot {
 	char topic[NM_TPL_OUT_MAX + 1];
 };
 
-struct ratelimit {
-	pthread_mutex_t lock;
-	time_t window;
-	unsigned passed;
-	unsigned suppressed;
-};
-
 struct kafka_sink {
 	const struct kafka_config *cfg;
 	const struct nm_sink_env *env;
 	rd_kafka_t *rk;
-	struct nm_template *topic;
+	struct nm_route route;
 	struct nm_template *key;
-	char *fallback;
-	struct nm_topic_set *topics;
 
 	struct slot slots[KAFKA_MAX_INFLIGHT]; /* by token % KAFKA_MAX_INFLIGHT */
 	uint64_t low_token;		       /* every token below is reported */
@@ -72,49 +57,13 @@ struct kafka_sink {
 	uint64_t failed;
 	uint64_t resent;
 	uint64_t queue_full;
-	uint64_t topic_fallback;
-	uint64_t topics_over_limit;
 	uint64_t key_fallback;
 	uint64_t recreated;
 	_Atomic uint64_t errors;
-	struct ratelimit rl;
-	long long test_fatal_after; /* tests: raise a fatal error after this many deliveries */
+	struct nm_ratelimit rl; /* librdkafka's threads log too */
 };
 
-static void rl_log(struct kafka_sink *s, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Rate-limited log through the agent; a broker outage repeats the same failure endlessly. */
-static void rl_log(struct kafka_sink *s, int level, const char *fmt, ...)
-{
-	time_t now = time(NULL);
-	unsigned suppressed = 0;
-	char line[768];
-	va_list ap;
-
-	pthread_mutex_lock(&s->rl.lock);
-	if (now - s->rl.window >= LOG_WINDOW_S) {
-		suppressed = s->rl.suppressed;
-		s->rl.window = now;
-		s->rl.passed = 0;
-		s->rl.suppressed = 0;
-	}
-	if (s->rl.passed >= LOG_BURST) {
-		s->rl.suppressed++;
-		pthread_mutex_unlock(&s->rl.lock);
-		return;
-	}
-	s->rl.passed++;
-	pthread_mutex_unlock(&s->rl.lock);
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (suppressed)
-		s->env->log(level, "kafka sink %s: %s (%u similar messages suppressed)",
-			    s->env->name, line, suppressed);
-	else
-		s->env->log(level, "kafka sink %s: %s", s->env->name, line);
-}
+#define rl_log(s, level, ...) nm_sink_log((s)->env, "kafka", &(s)->rl, level, __VA_ARGS__)
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -180,9 +129,6 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		s->outstanding--;
 		s->delivered++;
 		s->env->report(s->env->ctx, token, 0);
-		if (s->test_fatal_after && s->delivered == (uint64_t)s->test_fatal_after)
-			rd_kafka_test_fatal_error(rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-						  "NM_KAFKA_TEST_FATAL");
 		return;
 	}
 	if (s->closing && (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
@@ -206,40 +152,44 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	s->resend_count++;
 }
 
-static rd_kafka_t *new_producer(struct kafka_sink *s, char *err, size_t errlen)
+/*
+ * The producer's librdkafka configuration: safe defaults, then the brokers, then
+ * the operator's properties. NULL with librdkafka's reason in @err. Validation
+ * builds it too, so --check-config refuses what librdkafka would.
+ */
+static rd_kafka_conf_t *build_conf(const struct kafka_config *cfg, char *err, size_t errlen)
 {
 	/* Safe defaults first; the operator's properties override them. */
 	static const char *const defaults[][2] = {
-		{ "enable.idempotence", "true" }, /* acks=all, no duplicates or reordering */
-		{ "compression.codec", "lz4" },
-		{ "linger.ms", "20" },
-		{ "queue.buffering.max.messages", "4096" },
-		{ "queue.buffering.max.kbytes", "65536" },
+		{"enable.idempotence", "true"}, /* acks=all, no duplicates or reordering */
+		{"compression.codec", "lz4"},
+		{"linger.ms", "20"},
+		{"queue.buffering.max.messages", "4096"},
+		{"queue.buffering.max.kbytes", "65536"},
 		/* Never give up inside the library: the outlet holds or spools the backlog. */
-		{ "message.timeout.ms", "0" },
-		{ "socket.keepalive.enable", "true" },
-		{ "reconnect.backoff.max.ms", "5000" },
-		{ "client.id", "ebpf-netmon" },
+		{"message.timeout.ms", "0"},
+		{"socket.keepalive.enable", "true"},
+		{"reconnect.backoff.max.ms", "5000"},
+		{"client.id", "ebpf-netmon"},
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_t *rk;
 	char errstr[512];
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr,
 				      sizeof(errstr)) != RD_KAFKA_CONF_OK)
 			goto bad;
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", s->cfg->brokers, errstr, sizeof(errstr)) !=
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, errstr, sizeof(errstr)) !=
 	    RD_KAFKA_CONF_OK)
 		goto bad;
-	for (size_t i = 0; i < s->cfg->properties.n; i++) {
-		char *kv = strdup(s->cfg->properties.v[i]);
+	for (size_t i = 0; i < cfg->properties.n; i++) {
+		char *kv = strdup(cfg->properties.v[i]);
 		char *eq = kv ? strchr(kv, '=') : NULL;
 		rd_kafka_conf_res_t r;
 
 		if (!eq) {
-			snprintf(errstr, sizeof(errstr), "property \"%s\" is not name=value",
-				 s->cfg->properties.v[i]);
+			snprintf(errstr, sizeof(errstr), "property \"%s\" is not \"name=value\"",
+				 cfg->properties.v[i]);
 			free(kv);
 			goto bad;
 		}
@@ -249,6 +199,21 @@ static rd_kafka_t *new_producer(struct kafka_sink *s, char *err, size_t errlen)
 		if (r != RD_KAFKA_CONF_OK)
 			goto bad;
 	}
+	return conf;
+bad:
+	snprintf(err, errlen, "%s", errstr);
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static rd_kafka_t *new_producer(struct kafka_sink *s, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = build_conf(s->cfg, err, errlen);
+	rd_kafka_t *rk;
+	char errstr[512];
+
+	if (!conf)
+		return NULL;
 	rd_kafka_conf_set_opaque(conf, s);
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -256,29 +221,10 @@ static rd_kafka_t *new_producer(struct kafka_sink *s, char *err, size_t errlen)
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!rk) {
 		snprintf(err, errlen, "cannot create the producer: %s", errstr);
-		return NULL; /* rd_kafka_new failed: conf is still ours */
+		rd_kafka_conf_destroy(conf); /* rd_kafka_new failed: conf is still ours */
+		return NULL;
 	}
-	return rk;
-bad:
-	snprintf(err, errlen, "%s", errstr);
-	rd_kafka_conf_destroy(conf);
-	return NULL;
-}
-
-/* Topic for @msg: the rendered template, or the fallback (counted). */
-static void pick_topic(struct kafka_sink *s, const struct nm_sink_msg *msg, char *topic)
-{
-	size_t len;
-
-	if (nm_template_render(s->topic, msg, topic, &len)) {
-		s->topic_fallback++;
-		strcpy(topic, s->fallback);
-		return;
-	}
-	if (!nm_topic_set_admit(s->topics, topic)) {
-		s->topics_over_limit++;
-		strcpy(topic, s->fallback);
-	}
+	return rk; /* conf now owned by rk */
 }
 
 /* Hand one slot's message to librdkafka. 0, -EAGAIN (queue full) or another error. */
@@ -307,6 +253,11 @@ static int produce(struct kafka_sink *s, struct slot *sl)
 		return 0;
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		s->queue_full++;
+		return -EAGAIN;
+	}
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		/* error_cb may not have run yet: the next poll recreates the producer */
+		s->fatal = true;
 		return -EAGAIN;
 	}
 	rl_log(s, NM_LOG_ERR, "cannot produce to %s: %s", sl->topic, rd_kafka_err2str(err));
@@ -384,7 +335,6 @@ static void *kafka_create(const void *config, const struct nm_sink_env *env, cha
 {
 	const struct kafka_config *cfg = config;
 	struct kafka_sink *s = calloc(1, sizeof(*s));
-	char fb[NM_TPL_OUT_MAX + 1];
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -393,35 +343,18 @@ static void *kafka_create(const void *config, const struct nm_sink_env *env, cha
 	s->cfg = cfg;
 	s->env = env;
 	s->healthy = true;
-	pthread_mutex_init(&s->rl.lock, NULL);
-	s->topic = nm_template_new(cfg->topic, NM_TPL_KAFKA_TOPIC, err, errlen);
-	if (!s->topic)
+	if (nm_route_init(&s->route, &cfg->route, NM_TPL_KAFKA_TOPIC, err, errlen))
 		goto fail;
 	if (cfg->key && cfg->key[0]) {
 		s->key = nm_template_new(cfg->key, NM_TPL_KAFKA_KEY, err, errlen);
 		if (!s->key)
 			goto fail;
 	}
-	if (cfg->fallback_topic && cfg->fallback_topic[0])
-		snprintf(fb, sizeof(fb), "%s", cfg->fallback_topic);
-	else
-		snprintf(fb, sizeof(fb), "%sunroutable", nm_template_prefix(s->topic));
-	if (nm_topic_check(fb, NM_TPL_KAFKA_TOPIC, err, errlen))
-		goto fail;
-	s->fallback = strdup(fb);
-	s->topics = nm_topic_set_new((size_t)cfg->max_topics);
-	if (!s->fallback || !s->topics) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	s->rk = new_producer(s, err, errlen);
 	if (!s->rk)
 		goto fail;
-	/* Only for tests of the recovery path: a fatal producer error on demand. */
-	if (getenv("NM_KAFKA_TEST_FATAL"))
-		s->test_fatal_after = atoll(getenv("NM_KAFKA_TEST_FATAL"));
 	env->log(NM_LOG_INFO, "kafka sink %s: producing to %s, topic %s (librdkafka %s)", env->name,
-		 cfg->brokers, cfg->topic, rd_kafka_version_str());
+		 cfg->brokers, cfg->route.topic, rd_kafka_version_str());
 	return s;
 fail:
 	kafka_destroy(s); /* no producer yet: it only frees */
@@ -440,7 +373,7 @@ static int kafka_write(void *sink, const struct nm_sink_msg *msg)
 	if (sl->state != SLOT_FREE)
 		return -EAGAIN; /* cannot happen while the outlet honours max_inflight */
 	sl->msg = *msg;
-	pick_topic(s, msg, sl->topic);
+	nm_route_pick(&s->route, msg, sl->topic);
 	rc = produce(s, sl);
 	if (rc)
 		return rc;
@@ -462,32 +395,21 @@ static void kafka_poll(void *sink, int timeout_ms)
 	if (!s->rk)
 		return;
 	rd_kafka_poll(s->rk, timeout_ms);
+	if (s->fatal)
+		return; /* a dead producer takes nothing: the new one sends everything again */
 	if (s->resend_count)
 		resend(s);
 	advance_low(s);
 }
 
-static int64_t now_ms(void)
+static size_t kafka_outstanding(void *sink)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ((struct kafka_sink *)sink)->outstanding;
 }
 
 static int kafka_flush(void *sink, int timeout_ms)
 {
-	struct kafka_sink *s = sink;
-	int64_t deadline = now_ms() + timeout_ms;
-
-	while (s->outstanding) {
-		int64_t left = deadline - now_ms();
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		kafka_poll(s, left < 50 ? (int)left : 50);
-	}
-	return 0;
+	return nm_flush_by_polling(sink, kafka_poll, kafka_outstanding, timeout_ms);
 }
 
 static void kafka_stats(void *sink, struct nm_writer *w)
@@ -501,10 +423,8 @@ static void kafka_stats(void *sink, struct nm_writer *w)
 	nm_w_u64(w, "kafka_queue_full", s->queue_full);
 	nm_w_u64(w, "kafka_errors", s->errors);
 	nm_w_u64(w, "producer_recreated", s->recreated);
-	nm_w_u64(w, "topic_fallback", s->topic_fallback);
-	nm_w_u64(w, "topics_over_limit", s->topics_over_limit);
 	nm_w_u64(w, "key_fallback", s->key_fallback);
-	nm_w_u64(w, "topics", nm_topic_set_count(s->topics));
+	nm_route_stats(&s->route, w);
 }
 
 static bool kafka_healthy(void *sink)
@@ -527,60 +447,45 @@ static void kafka_destroy(void *sink)
 		rd_kafka_poll(s->rk, 0);
 		rd_kafka_destroy(s->rk);
 	}
-	nm_template_free(s->topic);
+	nm_route_free(&s->route);
 	nm_template_free(s->key);
-	nm_topic_set_free(s->topics);
-	free(s->fallback);
-	pthread_mutex_destroy(&s->rl.lock);
 	free(s);
 }
 
 static int kafka_validate(const void *config, char *err, size_t errlen)
 {
 	const struct kafka_config *c = config;
+	rd_kafka_conf_t *conf;
 	struct nm_template *t;
 
 	if (!c->brokers || !c->brokers[0]) {
 		snprintf(err, errlen, "a kafka sink needs 'brokers', e.g. \"10.0.0.5:9092\"");
 		return -EINVAL;
 	}
-	t = nm_template_new(c->topic, NM_TPL_KAFKA_TOPIC, err, errlen);
-	if (!t)
+	if (nm_route_validate(&c->route, NM_TPL_KAFKA_TOPIC, err, errlen))
 		return -EINVAL;
-	nm_template_free(t);
 	if (c->key && c->key[0]) {
 		t = nm_template_new(c->key, NM_TPL_KAFKA_KEY, err, errlen);
 		if (!t)
 			return -EINVAL;
 		nm_template_free(t);
 	}
-	if (c->fallback_topic && c->fallback_topic[0] &&
-	    nm_topic_check(c->fallback_topic, NM_TPL_KAFKA_TOPIC, err, errlen))
+	conf = build_conf(c, err, errlen);
+	if (!conf)
 		return -EINVAL;
-	for (size_t i = 0; i < c->properties.n; i++) {
-		if (!strchr(c->properties.v[i], '=')) {
-			snprintf(err, errlen, "property \"%s\" is not \"name=value\"",
-				 c->properties.v[i]);
-			return -EINVAL;
-		}
-	}
+	rd_kafka_conf_destroy(conf);
 	return 0;
 }
 
 static const struct nm_option kafka_options[] = {
-	{ "brokers", NM_OPT_STRING, offsetof(struct kafka_config, brokers), NULL, 0, 0, NULL,
-	  "bootstrap brokers, host:port[,host:port...]" },
-	{ "topic", NM_OPT_STRING, offsetof(struct kafka_config, topic), "netmon.${type}", 0, 0, NULL,
-	  "topic template; starts with literal text" },
-	{ "key", NM_OPT_STRING, offsetof(struct kafka_config, key), "${host}", 0, 0, NULL,
-	  "message key template; \"\" = no key" },
-	{ "fallback_topic", NM_OPT_STRING, offsetof(struct kafka_config, fallback_topic), NULL, 0, 0,
-	  NULL, "topic for events the template cannot route (default: prefix + unroutable)" },
-	{ "properties", NM_OPT_STRINGS, offsetof(struct kafka_config, properties), NULL, 0, 0, NULL,
-	  "librdkafka properties as \"name=value\"" },
-	{ "max_topics", NM_OPT_INT, offsetof(struct kafka_config, max_topics), "1000", 1, 1000000,
-	  NULL, "distinct topics before events go to the fallback topic" },
-	{ NULL },
+	{"brokers", NM_OPT_STRING, offsetof(struct kafka_config, brokers), NULL, 0, 0, NULL,
+	 "bootstrap brokers, host:port[,host:port...]"},
+	NM_ROUTE_OPTIONS(struct kafka_config, route, "netmon.${type}"),
+	{"key", NM_OPT_STRING, offsetof(struct kafka_config, key), "${host}", 0, 0, NULL,
+	 "message key template; \"\" = no key"},
+	{"properties", NM_OPT_STRINGS, offsetof(struct kafka_config, properties), NULL, 0, 0, NULL,
+	 "librdkafka properties as \"name=value\""},
+	{NULL},
 };
 
 const struct nm_sink_type nm_sink_kafka = {
@@ -600,10 +505,4 @@ const struct nm_sink_type nm_sink_kafka = {
 	.max_inflight = KAFKA_MAX_INFLIGHT,
 };
 
-#ifdef NM_SINK_MODULE
-/* The entry point the agent looks up after dlopen; the module's only exported symbol. */
-__attribute__((visibility("default"))) const struct nm_sink_type *nm_sink_module(void)
-{
-	return &nm_sink_kafka;
-}
-#endif
+NM_SINK_EXPORT(nm_sink_kafka);

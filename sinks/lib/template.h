@@ -6,12 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sinks/sink.h"
+#include "../sink.h"
 
-/*
- * This file is compiled into the core and into each shared sink module, so it
- * uses no agent symbol: event fields come from the message's field walk.
- */
+/* Part of the sink helper library: no agent symbol, event fields come from the message's field walk. */
 
 enum nm_tpl_kind {
 	NM_TPL_MQTT_TOPIC,  /* values lose / + # NUL and anything not printable ASCII */
@@ -47,17 +44,5 @@ int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *ms
 
 /* Check a fixed topic (e.g. a configured fallback) against @kind's rules. */
 int nm_topic_check(const char *topic, enum nm_tpl_kind kind, char *err, size_t errlen);
-
-/*
- * A bounded set of distinct strings (topics). Not thread-safe: one per sink,
- * used from its worker.
- */
-struct nm_topic_set;
-
-struct nm_topic_set *nm_topic_set_new(size_t max);
-void nm_topic_set_free(struct nm_topic_set *s);
-/* True if @topic is in the set or was added now; false when the set is full. */
-bool nm_topic_set_admit(struct nm_topic_set *s, const char *topic);
-size_t nm_topic_set_count(const struct nm_topic_set *s);
 
 #endif

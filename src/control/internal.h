@@ -1,0 +1,130 @@
+/* internal.h - what the files of the control server share: its state, requests and answers. */
+#ifndef NM_CONTROL_INTERNAL_H
+#define NM_CONTROL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+#include <microhttpd.h>
+
+#include "../control.h"
+#include "../program.h"
+#include "../store.h"
+#include "../writer.h"
+#include "params.h"
+
+#define NM_CONTROL_BODY_MAX	4096 /* POST bodies are not used; more than this is refused */
+#define NM_CONTROL_HEALTH_SLOTS 8    /* connections past max_clients that only /health may use */
+
+struct nm_gate;
+
+struct nm_control {
+	const struct nm_config *cfg; /* borrowed */
+	struct nm_pipeline *p;	     /* borrowed */
+	struct nm_store *store;
+	struct nm_tap tap;
+	bool tapped;
+	struct MHD_Daemon *mhd;
+	int listen_fd; /* until handed to the gate, which then owns it */
+	struct nm_gate *gate;
+	dev_t sock_dev; /* the socket file we created, to remove only that */
+	ino_t sock_ino;
+	struct timespec started;
+
+	atomic_uint_fast64_t connections;
+	atomic_uint_fast64_t connections_total;
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t status_2xx;
+	atomic_uint_fast64_t status_4xx;
+	atomic_uint_fast64_t status_5xx;
+	atomic_uint_fast64_t forbidden;
+	atomic_uint_fast64_t streams;
+	atomic_uint_fast64_t refused_early; /* by the gate, before libmicrohttpd saw them */
+
+	/* Wakes parked streams every 250 ms: a parked connection cannot see its client leave. */
+	pthread_t janitor;
+	bool janitor_running;
+	pthread_mutex_t janitor_lock;
+	pthread_cond_t janitor_cond;
+	bool janitor_stop;
+};
+
+/* One request, from its first callback to its completion (server.c owns it). */
+struct nm_request {
+	bool started;	   /* the first call, with the headers, is over */
+	bool path_encoded; /* the raw path held a %: refused, never routed */
+	size_t body_bytes;
+	enum nm_format fmt;		    /* of the answer, from Accept */
+	const struct nm_program_type *type; /* list and summary routes: their program */
+	char program[128];		    /* attach/detach: the NAME in the path */
+	bool attach;
+	struct nm_params params; /* the query string, checked before the endpoint runs */
+};
+
+/* An endpoint: runs once its route and parameters are known to be good. */
+typedef enum MHD_Result (*nm_endpoint_fn)(struct nm_control *c, struct MHD_Connection *conn,
+					  struct nm_request *r);
+
+/* ---- answers (reply.c): a document is an nm_buf and a writer over it ---- */
+
+/* Point @w at the empty buffer @out and open the document's top map. */
+void nm_reply_start(struct nm_writer *w, struct nm_buf *out, enum nm_format fmt);
+/*
+ * Close the top map and queue the document as the answer with @status (500
+ * instead if the writer flagged an error or ran out of memory). The buffer
+ * is now owned by the response. @allow, if not NULL, is the Allow header.
+ */
+enum MHD_Result nm_reply_send(struct nm_control *c, struct MHD_Connection *conn,
+			      unsigned int status, struct nm_writer *w, const char *allow);
+/* {"error": "..."} with @status. */
+enum MHD_Result nm_reply_error(struct nm_control *c, struct MHD_Connection *conn,
+			       enum nm_format fmt, unsigned int status, const char *allow,
+			       const char *msgfmt, ...) __attribute__((format(printf, 6, 7)));
+/* Count an answer by its status class, for /api/stats. */
+void nm_reply_count(struct nm_control *c, unsigned int status);
+
+/* ---- endpoints (queries.c, stream.c) ---- */
+
+enum MHD_Result nm_ep_health(struct nm_control *c, struct MHD_Connection *conn,
+			     struct nm_request *r);
+enum MHD_Result nm_ep_programs(struct nm_control *c, struct MHD_Connection *conn,
+			       struct nm_request *r);
+enum MHD_Result nm_ep_stats(struct nm_control *c, struct MHD_Connection *conn,
+			    struct nm_request *r);
+enum MHD_Result nm_ep_events(struct nm_control *c, struct MHD_Connection *conn,
+			     struct nm_request *r);
+enum MHD_Result nm_ep_list(struct nm_control *c, struct MHD_Connection *conn, struct nm_request *r);
+enum MHD_Result nm_ep_summary(struct nm_control *c, struct MHD_Connection *conn,
+			      struct nm_request *r);
+enum MHD_Result nm_ep_program_action(struct nm_control *c, struct MHD_Connection *conn,
+				     struct nm_request *r);
+enum MHD_Result nm_ep_stream(struct nm_control *c, struct MHD_Connection *conn,
+			     struct nm_request *r);
+
+/* ---- the gate (gate.c): accepts clients, checks each header, hands it to c->mhd ---- */
+
+/*
+ * Accept on @listen_fd (now owned by the gate, closed on failure too) in a
+ * thread of its own, holding at most @max_pending clients whose header is not
+ * yet whole. NULL with @err set.
+ */
+struct nm_gate *nm_gate_start(struct nm_control *c, int listen_fd, size_t max_pending, char *err,
+			      size_t errlen);
+/* Stop accepting and drop the clients not yet handed over. */
+void nm_gate_stop(struct nm_gate *g);
+
+/* ---- the socket file (socket.c) ---- */
+
+/*
+ * Create the socket at cfg->control.socket with its directory (checked like
+ * sshd's StrictModes), mode and group, replacing a stale one, and listen: sets c->listen_fd, sock_dev and
+ * sock_ino. 0, or a negative errno with @err set.
+ */
+int nm_control_socket_open(struct nm_control *c, char *err, size_t errlen);
+/* Remove the socket file, if it is still the one we created. */
+void nm_control_socket_remove(struct nm_control *c);
+
+#endif
