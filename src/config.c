@@ -169,6 +169,10 @@ static int parse_programs(struct nm_config *c, const config_setting_t *group, ch
 			ERR(s, "'ring_size' = %lld must be a power of two", pc->common.ring_size);
 		if (pc->common.wakeup_bytes >= pc->common.ring_size)
 			ERR(s, "'wakeup_bytes' must be smaller than 'ring_size'");
+		if (pc->type->validate && (rc = pc->type->validate(pc->options, err, errlen))) {
+			locate(s, err, errlen);
+			goto out;
+		}
 	}
 out:
 	free(skip);

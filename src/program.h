@@ -46,6 +46,11 @@ struct nm_program_type {
 
 	/* Open the skeleton and apply @config (borrowed) to .rodata; set p->obj. */
 	int (*open)(struct nm_program *p, const void *config, char *err, size_t errlen);
+	/*
+	 * Check a parsed config (borrowed) against this host beyond what the option
+	 * table can, so --check-config refuses what a load would. Optional.
+	 */
+	int (*validate)(const void *config, char *err, size_t errlen);
 	/* After load: fill maps. Optional. */
 	int (*loaded)(struct nm_program *p, const void *config, char *err, size_t errlen);
 	/* Fill ev->body (and the common task fields are already set) from a checked record. */

@@ -64,9 +64,12 @@ struct nm_request {
 	struct nm_params params; /* the query string, checked before the endpoint runs */
 };
 
-/* An endpoint: runs once its route and parameters are known to be good. */
-typedef enum MHD_Result (*nm_endpoint_fn)(struct nm_control *c, struct MHD_Connection *conn,
-					  struct nm_request *r);
+/*
+ * An endpoint: runs once its route and parameters are known to be good; queues
+ * one response and returns libmicrohttpd's verdict.
+ */
+typedef enum MHD_Result nm_endpoint(struct nm_control *c, struct MHD_Connection *conn,
+				    struct nm_request *r);
 
 /* ---- answers (reply.c): a document is an nm_buf and a writer over it ---- */
 
@@ -88,21 +91,8 @@ void nm_reply_count(struct nm_control *c, unsigned int status);
 
 /* ---- endpoints (queries.c, stream.c) ---- */
 
-enum MHD_Result nm_ep_health(struct nm_control *c, struct MHD_Connection *conn,
-			     struct nm_request *r);
-enum MHD_Result nm_ep_programs(struct nm_control *c, struct MHD_Connection *conn,
-			       struct nm_request *r);
-enum MHD_Result nm_ep_stats(struct nm_control *c, struct MHD_Connection *conn,
-			    struct nm_request *r);
-enum MHD_Result nm_ep_events(struct nm_control *c, struct MHD_Connection *conn,
-			     struct nm_request *r);
-enum MHD_Result nm_ep_list(struct nm_control *c, struct MHD_Connection *conn, struct nm_request *r);
-enum MHD_Result nm_ep_summary(struct nm_control *c, struct MHD_Connection *conn,
-			      struct nm_request *r);
-enum MHD_Result nm_ep_program_action(struct nm_control *c, struct MHD_Connection *conn,
-				     struct nm_request *r);
-enum MHD_Result nm_ep_stream(struct nm_control *c, struct MHD_Connection *conn,
-			     struct nm_request *r);
+nm_endpoint nm_ep_health, nm_ep_programs, nm_ep_stats, nm_ep_events, nm_ep_list, nm_ep_summary,
+	nm_ep_program_action, nm_ep_stream;
 
 /* ---- the gate (gate.c): accepts clients, checks each header, hands it to c->mhd ---- */
 

@@ -22,7 +22,7 @@
 #define EVENT_FILTERS (NM_P_TYPE | NM_P_PID | NM_P_COMMAND | NM_P_SINCE | NM_P_UNTIL | NM_P_LIMIT)
 
 struct route {
-	nm_endpoint_fn fn;
+	nm_endpoint *fn;
 	unsigned params; /* enum nm_param bits: the query parameters it takes */
 	bool post;	 /* POST only; otherwise GET and HEAD */
 };

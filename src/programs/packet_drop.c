@@ -174,6 +174,34 @@ static int packet_drop_open(struct nm_program *p, const void *config, char *err,
 	return 0;
 }
 
+/* Every name in ignore_reasons is one of this kernel's drop reasons: known at --check-config. */
+static int packet_drop_validate(const void *config, char *err, size_t errlen)
+{
+	const struct packet_drop_config *cfg = config;
+	struct packet_drop_state st = {0};
+	int rc;
+
+	if (!cfg->ignore_reasons.n)
+		return 0;
+	rc = load_reason_names(&st, err, errlen);
+	for (size_t i = 0; !rc && i < cfg->ignore_reasons.n; i++) {
+		const char *want = short_name(cfg->ignore_reasons.v[i]);
+		size_t j = 0;
+
+		while (j < st.nreasons && strcmp(st.reasons[j].name, want))
+			j++;
+		if (j == st.nreasons) {
+			snprintf(err, errlen,
+				 "'ignore_reasons': this kernel has no drop reason \"%.64s\"",
+				 cfg->ignore_reasons.v[i]);
+			rc = -EINVAL;
+		}
+	}
+	free(st.names);
+	free(st.reasons);
+	return rc;
+}
+
 /* Resolve ignore_reasons against the kernel's names and fill the filter map. */
 static int packet_drop_loaded(struct nm_program *p, const void *config, char *err, size_t errlen)
 {
@@ -315,6 +343,7 @@ const struct nm_program_type nm_program_packet_drop = {
 	.options = packet_drop_options,
 	.config_size = sizeof(struct packet_drop_config),
 	.open = packet_drop_open,
+	.validate = packet_drop_validate,
 	.loaded = packet_drop_loaded,
 	.decode = packet_drop_decode,
 	.write_fields = packet_drop_write,

@@ -82,6 +82,9 @@ if grep -q "define NM_SINK_MQTT_BUILTIN 1" "$top_builddir/config.h"; then
 	printf '    ca_file = "%s/nope.pem"; } );\n' "$T" >>"$T/mtls.conf"
 	refused mtls "mtls.conf:2: 'ca_file' = \"$T/nope.pem\": No such file or directory"
 fi
+# A drop reason this kernel does not have: known from its BTF at check time, not at load.
+refused reason "'ignore_reasons': this kernel has no drop reason \"NO_SUCH_REASON\"" \
+	'programs = { packet_drop = { ignore_reasons = [ "NO_SUCH_REASON" ]; }; };'
 refused host "'host' is 1048576 bytes; a host name has at most 255" \
 	"host = \"$(head -c 1048576 /dev/zero | tr '\0' a)\";"
 : >"$T/empty.conf"
