@@ -337,7 +337,7 @@ struct nm_control *nm_control_start(const struct nm_config *cfg, struct nm_pipel
 		goto fail;
 
 	c->mhd = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+		MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
 		0, NULL, NULL, on_request, c, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, c,
 		MHD_OPTION_CONNECTION_LIMIT,
