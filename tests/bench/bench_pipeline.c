@@ -77,7 +77,9 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 2000000;
 	const char *format = argc > 2 ? argv[2] : "json";
-	const char *path = argc > 3 ? argv[3] : "/tmp/nm-bench-pipeline.out";
+	/* a private directory: the file sink refuses one that others can write, such as /tmp */
+	char dir[] = "/tmp/nm-bench-pipeline.XXXXXX", own[sizeof(dir) + 16];
+	const char *path = argc > 3 ? argv[3] : NULL;
 	struct nm_connection_record conn;
 	struct nm_packet_drop_record drop;
 	struct nm_pipeline_stats ps;
@@ -88,6 +90,14 @@ int main(int argc, char **argv)
 	double t0, c0, wall, cpu;
 
 	nm_log_set_level(NM_LOG_WARN);
+	if (argc <= 3) {
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			return 1;
+		}
+		snprintf(own, sizeof(own), "%s/events.out", dir);
+		path = own;
+	}
 	snprintf(conf, sizeof(conf),
 		 "sinks = ( { name = \"f\"; type = \"file\"; format = \"%s\"; path = \"%s\";"
 		 " rotate_bytes = 0; queue = { when_full = \"block\"; }; } );\n"
@@ -129,5 +139,7 @@ int main(int argc, char **argv)
 	nm_pipeline_destroy(p);
 	nm_config_free(cfg);
 	unlink(path);
+	if (argc <= 3)
+		rmdir(dir);
 	return os.delivered == (unsigned long long)n ? 0 : 1;
 }
