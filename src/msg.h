@@ -5,7 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "../sinks/lib/buf.h"
 #include "event.h"
 #include "writer.h"
 

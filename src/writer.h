@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "buf.h"
+#include "../sinks/lib/buf.h"
 #include "../sinks/sink.h"
 
 const char *nm_format_name(enum nm_format f);

@@ -231,23 +231,23 @@ struct capture {
 	bool found[MAX_VARS];
 };
 
+/* The capture slot @key fills, or -1: most fields of a walk are not wanted, so ask first. */
 static int capture_slot(struct nm_writer *w, const char *key)
 {
 	struct capture *c = (struct capture *)w;
 
+	if (w->depth)
+		return -1; /* only top-level fields are template values */
 	for (int i = 0; i < c->t->nvars; i++)
 		if (!c->found[i] && !strcmp(c->t->vars[i], key))
 			return i;
 	return -1;
 }
 
-static void cap_set(struct nm_writer *w, const char *key, const char *val, size_t len)
+static void cap_set(struct nm_writer *w, int i, const char *val, size_t len)
 {
 	struct capture *c = (struct capture *)w;
-	int i = w->depth ? -1 : capture_slot(w, key);
 
-	if (i < 0)
-		return;
 	if (len > NM_TPL_VALUE_MAX)
 		len = NM_TPL_VALUE_MAX;
 	memcpy(c->val[i], val, len);
@@ -259,7 +259,7 @@ static void cap_nop(struct nm_writer *w)
 {
 }
 
-/* Nested values are never template values: only top-level fields are captured. */
+/* Nested values are never template values: capture_slot skips them by depth. */
 static void cap_open(struct nm_writer *w, const char *key, size_t klen)
 {
 	w->depth++;
@@ -273,26 +273,36 @@ static void cap_close(struct nm_writer *w)
 
 static void cap_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
 {
-	cap_set(w, key, val, len);
+	int i = capture_slot(w, key);
+
+	if (i >= 0)
+		cap_set(w, i, val, len);
 }
 
 static void cap_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
 {
+	int i = capture_slot(w, key);
 	char b[24];
 
-	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%" PRIu64, v));
+	if (i >= 0)
+		cap_set(w, i, b, (size_t)snprintf(b, sizeof(b), "%" PRIu64, v));
 }
 
 static void cap_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
 {
+	int i = capture_slot(w, key);
 	char b[24];
 
-	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%" PRId64, v));
+	if (i >= 0)
+		cap_set(w, i, b, (size_t)snprintf(b, sizeof(b), "%" PRId64, v));
 }
 
 static void cap_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
 {
-	cap_set(w, key, v ? "true" : "false", v ? 4 : 5);
+	int i = capture_slot(w, key);
+
+	if (i >= 0)
+		cap_set(w, i, v ? "true" : "false", v ? 4 : 5);
 }
 
 static void cap_null(struct nm_writer *w, const char *key, size_t klen)
@@ -302,9 +312,11 @@ static void cap_null(struct nm_writer *w, const char *key, size_t klen)
 
 static void cap_double(struct nm_writer *w, const char *key, size_t klen, double v)
 {
+	int i = capture_slot(w, key);
 	char b[32];
 
-	cap_set(w, key, b, (size_t)snprintf(b, sizeof(b), "%.17g", v));
+	if (i >= 0)
+		cap_set(w, i, b, (size_t)snprintf(b, sizeof(b), "%.17g", v));
 }
 
 static const struct nm_writer_ops capture_ops = {
