@@ -61,6 +61,8 @@ struct kafka_sink {
 	uint64_t recreated;
 	_Atomic uint64_t errors;
 	struct nm_ratelimit rl; /* librdkafka's threads log too */
+	struct nm_ratelimit
+		fatal_rl; /* its own: the chatter around a fatal error must not hide it */
 };
 
 #define rl_log(s, level, ...) nm_sink_log((s)->env, "kafka", &(s)->rl, level, __VA_ARGS__)
@@ -86,7 +88,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		rd_kafka_fatal_error(rk, why, sizeof(why));
 		s->fatal = true;
 		s->healthy = false;
-		rl_log(s, NM_LOG_ERR, "fatal producer error, recreating the producer: %s", why);
+		nm_sink_log(s->env, "kafka", &s->fatal_rl, NM_LOG_ERR,
+			    "fatal producer error, recreating the producer: %s", why);
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
