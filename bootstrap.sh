@@ -4,7 +4,8 @@
 #   sudo ./bootstrap.sh run     install dependencies, build, run the agent on its built-in
 #                               default (events as JSON lines on stdout, control socket up)
 #   sudo ./bootstrap.sh check   install dependencies, build, run the whole test suite
-#                               (make check), then again under ASan+UBSan; print the totals
+#                               (make check), then again under ASan+UBSan, then each libFuzzer
+#                               harness for FUZZ_SECONDS (60); print the totals
 #   ./bootstrap.sh deps         install dependencies only
 set -eu
 
@@ -12,10 +13,11 @@ cd "$(dirname "$0")"
 SRC=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-DEBIAN_PACKAGES="build-essential autoconf automake libtool pkg-config clang clang-format llvm bpftool
+DEBIAN_PACKAGES="build-essential autoconf automake libtool pkg-config clang libclang-rt-dev clang-format llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev libmsgpack-dev libconfig-dev librdkafka-dev
 	libmosquitto-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev mosquitto
-	mosquitto-clients kcat curl jq openssl e2fsprogs python3 python3-msgpack util-linux iproute2 procps"
+	mosquitto-clients kcat curl jq openssl e2fsprogs python3 python3-msgpack util-linux iproute2 procps
+	prometheus tmux"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -73,6 +75,24 @@ suite() {
 	grep -E '^(FAIL|ERROR|XPASS|SKIP):' "$log" >&2 || true
 }
 
+# fuzz DIR: make fuzz there; each harness is one test in the sums, passed or failed (a crash,
+# with its input and the command that reproduces it in the output).
+fuzz() {
+	dir=$1
+	say "make fuzz in $dir (${FUZZ_SECONDS:-60} s per harness)"
+	(cd "$dir" && make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}") >"$dir/fuzz.log" 2>&1 || true
+	grep -E '^(PASS|FAIL): fuzz_|^    ' "$dir/fuzz.log" >&2 || true
+	p=$(grep -c '^PASS: fuzz_' "$dir/fuzz.log" || true)
+	f=$(grep -c '^FAIL: fuzz_' "$dir/fuzz.log" || true)
+	if [ "${p:-0}" = 0 ] && [ "${f:-0}" = 0 ]; then
+		say "the fuzzers did not run: see $dir/fuzz.log"
+		tail -20 "$dir/fuzz.log" >&2
+		f=1
+	fi
+	PASSED=$((PASSED + ${p:-0}))
+	FAILED=$((FAILED + ${f:-0}))
+}
+
 case "${1:-}" in
 deps)
 	deps
@@ -94,11 +114,15 @@ check)
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 	suite "$SRC/_build-asan"
 	unset ASAN_OPTIONS UBSAN_OPTIONS
+	# libFuzzer harnesses (tests/fuzz): clang, ASan+UBSan, FUZZ_SECONDS each
+	build "$SRC/_build-fuzz" --enable-fuzzers
+	fuzz "$SRC/_build-fuzz"
 	# Kafka and MQTT as dlopen'ed modules: what changes in that build, tested again.
 	build "$SRC/_build-shared" --with-sink-kafka=shared --with-sink-mqtt=shared
 	suite "$SRC/_build-shared" TESTS="tests/integration/sink_module.sh \
 		tests/integration/kafka_basic.sh tests/integration/mqtt_basic.sh"
-	echo "(every test ran twice, plain and under ASan+UBSan; the sink tests once more with shared modules)"
+	echo "(every test ran twice, plain and under ASan+UBSan; the sink tests once more with shared modules;"
+	echo " each fuzzer ${FUZZ_SECONDS:-60} s, one test each)"
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" = 0 ]
 	;;

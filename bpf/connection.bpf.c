@@ -151,6 +151,7 @@ int nm_connect_exit(struct trace_event_raw_sys_exit *ctx)
 	}
 	r->c.unix_path_len = p->unix_path_len;
 	r->c.reserved = 0;
+	r->c.socket_cookie = 0;
 
 	sock = fd_to_socket(p->fd);
 	if (sock)
@@ -160,6 +161,8 @@ int nm_connect_exit(struct trace_event_raw_sys_exit *ctx)
 		r->c.protocol = sk->sk_protocol;
 		r->c.sock_type = sk->sk_type;
 		r->c.netns = sk->__sk_common.skc_net.net->ns.inum;
+		/* read, not generated: tracepoint programs may not call bpf_get_socket_cookie() */
+		r->c.socket_cookie = sk->__sk_common.skc_cookie.counter;
 		r->c.sport = sk->__sk_common.skc_num;
 		if (r->c.sport) {
 			r->c.conn_flags |= NM_CONN_F_SOURCE_KNOWN;

@@ -28,6 +28,12 @@ struct nm_connection_fields {
 	__u8 daddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 saddr[16];
 	char unix_path[NM_UNIX_PATH_LEN]; /* AF_UNIX only */
+	/*
+	 * The socket's cookie (SO_COOKIE), 0 while none has been assigned: the
+	 * kernel assigns one on first request, and tcp_lifecycle requests it for
+	 * every TCP connect, so its events of this socket carry the same value.
+	 */
+	__u64 socket_cookie;
 };
 
 struct nm_connection_record {

@@ -11,7 +11,7 @@
  * the daemon. Bump NM_RECORD_VERSION whenever any record layout changes; user
  * space refuses records whose version or length it does not expect.
  */
-#define NM_RECORD_VERSION 1
+#define NM_RECORD_VERSION 2
 #define NM_COMM_LEN	  16
 
 /*

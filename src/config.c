@@ -1,17 +1,14 @@
 /* config.c - reads the libconfig file against the option tables; errors as file:line: message. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <libconfig.h>
 
 #include "config.h"
+#include "config_check.h"
 #include "fsutil.h"
 #include "log.h"
 
@@ -26,6 +23,10 @@ static const struct nm_option top_options[] = {
 	 1000, NULL, "how often the rings are drained without a wake-up"},
 	{"shutdown_timeout_ms", NM_OPT_INT, offsetof(struct nm_config, shutdown_timeout_ms), "5000",
 	 0, 600000, NULL, "how long SIGTERM waits for sinks to deliver"},
+	{"user", NM_OPT_STRING, offsetof(struct nm_config, user), NULL, 0, 0, NULL,
+	 "user to run as once the programs are loaded; default: stay uid 0"},
+	{"group", NM_OPT_STRING, offsetof(struct nm_config, group), NULL, 0, 0, NULL,
+	 "group to run as; default: the user's primary group"},
 	{NULL},
 };
 
@@ -45,6 +46,12 @@ static const struct nm_option store_options[] = {
 	{NULL},
 };
 
+static const struct nm_option metrics_options[] = {
+	{"listen", NM_OPT_STRING, offsetof(struct nm_metrics_config, listen), NULL, 0, 0, NULL,
+	 "serve GET /metrics on this TCP address too: \"127.0.0.1:9464\" or \"[::1]:9464\""},
+	{NULL},
+};
+
 static const struct nm_option control_options[] = {
 	{"enabled", NM_OPT_BOOL, offsetof(struct nm_control_config, enabled), "true", 0, 0, NULL,
 	 "serve the control API"},
@@ -58,6 +65,8 @@ static const struct nm_option control_options[] = {
 	 NULL, "group allowed to change state besides uid 0"},
 	{"max_clients", NM_OPT_INT, offsetof(struct nm_control_config, max_clients), "256", 1,
 	 65536, NULL, "concurrent connections"},
+	{"max_clients_per_uid", NM_OPT_INT, offsetof(struct nm_control_config, max_clients_per_uid),
+	 "64", 1, 65536, NULL, "concurrent connections from one user (SO_PEERCRED uid)"},
 	{"stream_queue_events", NM_OPT_INT, offsetof(struct nm_control_config, stream_queue_events),
 	 "10000", 16, 10000000, NULL, "events buffered per stream client before drops are counted"},
 	{NULL},
@@ -72,17 +81,14 @@ static const struct nm_option sink_common_options[] = {
 	 "sink type"},
 	{"format", NM_OPT_ENUM, offsetof(struct nm_sink_config, format), "json", 0, 0, format_names,
 	 "json | msgpack"},
+	{"durability", NM_OPT_ENUM, offsetof(struct nm_sink_config, queue.durability), "memory", 0,
+	 0, nm_durability_names,
+	 "memory | disk (every event through the spool in queue.spool_dir)"},
+	{"durability_sync_ms", NM_OPT_INT,
+	 offsetof(struct nm_sink_config, queue.durability_sync_ms), "20", 0, 10000, NULL,
+	 "durability = disk: at most one fdatasync per this many ms"},
 	{NULL},
 };
-
-#define ERR(s, ...)                                                                                \
-	do {                                                                                       \
-		int __n = nm_setting_where((s), err, errlen);                                      \
-		if (__n >= 0 && (size_t)__n < errlen)                                              \
-			snprintf(err + __n, errlen - __n, __VA_ARGS__);                            \
-		rc = -EINVAL;                                                                      \
-		goto out;                                                                          \
-	} while (0)
 
 /* NULL-terminated list of the option names of @a and @b, for nm_options_parse's skip. */
 static const char **names_of(const struct nm_option *a, const char *const *extra)
@@ -193,7 +199,8 @@ static bool valid_sink_name(const char *n)
 static int parse_sink(struct nm_config *c, struct nm_sink_config *sc, const config_setting_t *s,
 		      char *err, size_t errlen)
 {
-	static const char *const common_keys[] = {"name", "type", "format", "queue", NULL};
+	static const char *const common_keys[] = {
+		"name", "type", "format", "queue", "durability", "durability_sync_ms", NULL};
 	const config_setting_t *q;
 	const char **skip = NULL;
 	const char *queue_key[] = {"queue", NULL};
@@ -259,6 +266,9 @@ static int parse_sink(struct nm_config *c, struct nm_sink_config *sc, const conf
 		if (sc->queue.when_full == NM_WHEN_FULL_SPOOL && !sc->queue.spool_dir)
 			ERR(q, "when_full = \"spool\" needs 'spool_dir'");
 	}
+	if (sc->queue.durability == NM_DURABILITY_DISK && !sc->queue.spool_dir)
+		ERR(s,
+		    "durability = \"disk\" needs queue.spool_dir: queue = { spool_dir = \"...\"; };");
 out:
 	free(skip);
 	return rc;
@@ -315,331 +325,10 @@ out:
 
 /* ---- what a start would refuse, refused here ------------------------------------------- */
 
-/* The member @key of @group if written, else @group, else @fallback: where a message goes. */
-static const config_setting_t *where(const config_setting_t *group, const char *key,
-				     const config_setting_t *fallback)
-{
-	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
-
-	return s ? s : group ? group : fallback;
-}
-
-/* At most the first 48 bytes of @v, with anything not printable ASCII shown as '?'. */
-static const char *shown(const char *v, char *buf, size_t len)
-{
-	size_t i = 0;
-
-	for (; v[i] && i + 4 < len && i < 48; i++)
-		buf[i] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
-	strcpy(buf + i, v[i] ? "..." : "");
-	return buf;
-}
-
-/* Dot-separated labels of 1 to 63 letters, digits, '-' or '_', not starting or ending in '-'. */
-static bool valid_hostname(const char *h)
-{
-	size_t label = 0;
-
-	for (const char *p = h;; p++) {
-		if (*p == '.' || !*p) {
-			if (!label || p[-1] == '-')
-				return false;
-			if (!*p)
-				return true;
-			label = 0;
-			continue;
-		}
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || (*p == '-' && label)))
-			return false;
-		if (++label > 63)
-			return false;
-	}
-}
-
-/* "0660", "660", "0": octal digits only, at most 0777. */
-static int parse_mode(const char *m, mode_t *mode)
-{
-	unsigned int v = 0;
-
-	if (!*m)
-		return -EINVAL;
-	for (; *m; m++) {
-		if (*m < '0' || *m > '7')
-			return -EINVAL;
-		v = v * 8 + (unsigned int)(*m - '0');
-		if (v > 0777)
-			return -ERANGE;
-	}
-	*mode = (mode_t)v;
-	return 0;
-}
-
-/* A group by name (any size of group entry), or a numeric gid as the control server takes it. */
-static int resolve_group(const char *name, gid_t *gid)
-{
-	struct group gr, *found = NULL;
-	size_t size = 1024;
-	char *buf = NULL, *end;
-	unsigned long v;
-	int rc;
-
-	for (;;) {
-		char *grown = realloc(buf, size);
-
-		if (!grown) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = grown;
-		rc = getgrnam_r(name, &gr, buf, size, &found);
-		if (rc != ERANGE || size >= (1u << 22))
-			break;
-		size *= 2;
-	}
-	if (!rc && found)
-		*gid = gr.gr_gid;
-	free(buf);
-	if (!rc && found)
-		return 0;
-	if (rc && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM)
-		return -rc;
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (*name >= '0' && *name <= '9' && !*end && !errno && v < (gid_t)-1) {
-		*gid = (gid_t)v;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-static int check_group(const config_setting_t *s, const char *key, const char *name, gid_t *gid,
-		       char *err, size_t errlen)
-{
-	char buf[64];
-	int rc = resolve_group(name, gid);
-
-	if (rc == -ENOENT)
-		ERR(s,
-		    "'%s' = \"%s\": no such group; name an existing group (getent group) or a "
-		    "numeric gid",
-		    key, shown(name, buf, sizeof(buf)));
-	if (rc == -ENOMEM)
-		goto out;
-	if (rc)
-		ERR(s, "'%s' = \"%s\": cannot look the group up: %s", key,
-		    shown(name, buf, sizeof(buf)), strerror(-rc));
-out:
-	return rc;
-}
-
-/*
- * Whether @path could be created: the nearest ancestor that exists is a
- * directory. 0, or -errno with the reason in @why.
- */
-static int check_ancestors(const char *path, char *why, size_t whylen)
-{
-	char *copy = strdup(path), *slash;
-	struct stat st;
-	int rc = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	while ((slash = strrchr(copy, '/'))) {
-		slash[slash == copy] = '\0';
-		if (!stat(copy, &st)) {
-			if (!S_ISDIR(st.st_mode)) {
-				snprintf(why, whylen, "%s is not a directory", copy);
-				rc = -ENOTDIR;
-			}
-			break;
-		}
-		if (errno != ENOENT && errno != ENOTDIR) {
-			rc = -errno;
-			snprintf(why, whylen, "%s: %s", copy, strerror(errno));
-			break;
-		}
-		if (slash == copy)
-			break;
-	}
-	free(copy);
-	return rc;
-}
-
-enum path_kind { PATH_FILE, PATH_DIR, PATH_SOCKET };
-
-/*
- * The directory a file or socket goes in, judged as a start judges it (sshd's
- * StrictModes: nobody but root or the agent can write it or an ancestor), so
- * --check-config refuses what a start would. A missing directory is fine.
- */
-static int check_parent_trust(const config_setting_t *s, const char *key, const char *path,
-			      char *err, size_t errlen)
-{
-	char dir[PATH_MAX], why[2 * PATH_MAX + 300];
-	enum nm_fs_refusal refusal;
-	const char *slash = strrchr(path, '/');
-	int fd, rc = 0;
-
-	if (strlen(path) >= sizeof(dir))
-		ERR(s, "'%s' is longer than %d bytes", key, PATH_MAX - 1);
-	if (!slash)
-		strcpy(dir, ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	rc = nm_fs_check_ancestors(dir, why, sizeof(why));
-	if (!rc) {
-		fd = nm_fs_open_dir(dir, false, 0, &refusal, why, sizeof(why));
-		if (fd >= 0)
-			close(fd);
-		else if (fd != -ENOENT)
-			rc = fd;
-	}
-	if (rc)
-		ERR(s, "'%s': %s", key, why);
-out:
-	return rc;
-}
-
-/* A path the agent will create or open: what is there now must be of @kind or creatable. */
-static int check_path(const config_setting_t *s, const char *key, const char *path,
-		      enum path_kind kind, char *err, size_t errlen)
-{
-	static const char *const expected[] = {"a regular file", "a directory", "a socket"};
-	char why[300], buf[64];
-	struct stat st;
-	bool ok;
-	int rc = 0;
-
-	if (!lstat(path, &st)) {
-		ok = kind == PATH_FILE	? !S_ISDIR(st.st_mode)
-		     : kind == PATH_DIR ? S_ISDIR(st.st_mode)
-					: S_ISSOCK(st.st_mode);
-		if (S_ISLNK(st.st_mode))
-			ERR(s,
-			    "'%s' = \"%s\" is a symbolic link, which the agent does not follow; "
-			    "name the real path",
-			    key, shown(path, buf, sizeof(buf)));
-		if (!ok && kind == PATH_FILE)
-			ERR(s, "'%s' = \"%s\" is a directory; name the file to write in it", key,
-			    shown(path, buf, sizeof(buf)));
-		if (!ok)
-			ERR(s, "'%s' = \"%s\" exists and is not %s", key,
-			    shown(path, buf, sizeof(buf)), expected[kind]);
-		return kind == PATH_DIR ? 0 : check_parent_trust(s, key, path, err, errlen);
-	}
-	rc = check_ancestors(path, why, sizeof(why));
-	if (rc == -ENOMEM)
-		goto out;
-	if (rc)
-		ERR(s, "'%s' = \"%s\" cannot be created: %s", key, shown(path, buf, sizeof(buf)),
-		    why);
-	if (kind != PATH_DIR)
-		rc = check_parent_trust(s, key, path, err, errlen);
-out:
-	return rc;
-}
-
-static int validate_control(struct nm_control_config *cc, const config_setting_t *root, char *err,
-			    size_t errlen)
-{
-	const config_setting_t *group = config_setting_get_member(root, "control");
-	const config_setting_t *s;
-	char buf[64];
-	int rc = 0;
-
-	s = where(group, "mode", root);
-	rc = parse_mode(cc->mode, &cc->socket_mode);
-	if (rc)
-		ERR(s,
-		    "'mode' = \"%s\" is not an octal mode from \"0\" to \"0777\", such as \"0660\"",
-		    shown(cc->mode, buf, sizeof(buf)));
-	rc = check_group(where(group, "group", root), "group", cc->group, &cc->gid, err, errlen);
-	if (rc)
-		goto out;
-	if (cc->admin_group && *cc->admin_group) {
-		rc = check_group(where(group, "admin_group", root), "admin_group", cc->admin_group,
-				 &cc->admin_gid, err, errlen);
-		if (rc)
-			goto out;
-		cc->has_admin_group = true;
-	}
-	if (!cc->enabled)
-		goto out;
-	s = where(group, "socket", root);
-	if (!*cc->socket || strlen(cc->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		ERR(s, "'socket' must be a path of 1 to %zu bytes",
-		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-	rc = check_path(s, "socket", cc->socket, PATH_SOCKET, err, errlen);
-out:
-	return rc;
-}
-
-/* The file sink's output, and every sink's spool directory. */
-static int validate_sink_paths(const struct nm_sink_config *sc, const config_setting_t *s,
-			       char *err, size_t errlen)
-{
-	const config_setting_t *queue = config_setting_get_member(s, "queue");
-	int rc = 0;
-
-	if (sc->type == &nm_sink_file) {
-		for (const struct nm_option *o = sc->type->options; o && o->name; o++) {
-			const char *path;
-
-			if (strcmp(o->name, "path") || o->type != NM_OPT_STRING)
-				continue;
-			path = *(char *const *)((const char *)sc->options + o->offset);
-			if (path && (rc = check_path(where(s, "path", s), "path", path, PATH_FILE,
-						     err, errlen)))
-				return rc;
-		}
-	}
-	if (sc->queue.spool_dir && *sc->queue.spool_dir)
-		rc = check_path(where(queue, "spool_dir", s), "spool_dir", sc->queue.spool_dir,
-				PATH_DIR, err, errlen);
-	return rc;
-}
-
-static int validate(struct nm_config *c, const config_setting_t *root, char *err, size_t errlen)
-{
-	const config_setting_t *list = config_setting_get_member(root, "sinks");
-	const config_setting_t *s = where(root, "host", root);
-	char buf[64];
-	int rc = 0;
-
-	if (c->host && strlen(c->host) > 255)
-		ERR(s, "'host' is %zu bytes; a host name has at most 255", strlen(c->host));
-	if (c->host && !valid_hostname(c->host))
-		ERR(s,
-		    "'host' = \"%s\" is not a host name: dot-separated labels of 1 to 63 "
-		    "letters, digits, '-' or '_'",
-		    shown(c->host, buf, sizeof(buf)));
-	rc = validate_control(&c->control, root, err, errlen);
-	if (rc)
-		goto out;
-	for (size_t i = 0; list && i < c->nsinks; i++) {
-		rc = validate_sink_paths(&c->sinks[i], config_setting_get_elem(list, (unsigned)i),
-					 err, errlen);
-		if (rc)
-			goto out;
-	}
-	if (list && !c->nsinks) {
-		int n = nm_setting_where(list, c->warning, sizeof(c->warning));
-
-		if (n >= 0 && (size_t)n < sizeof(c->warning))
-			snprintf(c->warning + n, sizeof(c->warning) - n,
-				 "warning: 'sinks' is empty: events reach %s; add a sink, or leave "
-				 "'sinks' out for JSON lines on stdout",
-				 c->control.enabled ? "only the control API's in-memory store"
-						    : "no one");
-	}
-out:
-	return rc;
-}
-
 static struct nm_config *load(config_t *cf, const char *name, char *err, size_t errlen)
 {
-	static const char *const sections[] = {"programs", "store", "control", "sinks", NULL};
+	static const char *const sections[] = {"programs", "store", "control",
+					       "metrics",  "sinks", NULL};
 	const config_setting_t *root = config_root_setting(cf);
 	struct nm_config *c = calloc(1, sizeof(*c));
 	size_t n = 0;
@@ -671,12 +360,14 @@ static struct nm_config *load(config_t *cf, const char *name, char *err, size_t 
 	if (!rc)
 		rc = parse_section(root, "control", control_options, &c->control, err, errlen);
 	if (!rc)
+		rc = parse_section(root, "metrics", metrics_options, &c->metrics, err, errlen);
+	if (!rc)
 		rc = parse_sinks(c, config_setting_get_member(root, "sinks"), err, errlen);
 	if (rc == -ENOMEM)
 		goto oom;
 	if (rc)
 		goto fail;
-	rc = validate(c, root, err, errlen);
+	rc = nm_config_validate(c, root, err, errlen);
 	if (rc == -ENOMEM)
 		goto oom;
 	if (rc)
@@ -857,6 +548,7 @@ void nm_config_free(struct nm_config *c)
 	}
 	free(c->sinks);
 	nm_options_free(control_options, &c->control);
+	nm_options_free(metrics_options, &c->metrics);
 	nm_options_free(top_options, c);
 	free(c->source);
 	free(c);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "outlet.h"
@@ -34,6 +35,7 @@ struct nm_control_config {
 	char *group;
 	char *admin_group;
 	long long max_clients;
+	long long max_clients_per_uid;
 	long long stream_queue_events;
 	/* Resolved while validating, so a start cannot fail on them. */
 	mode_t socket_mode;
@@ -46,6 +48,14 @@ struct nm_store_config {
 	long long capacity;
 };
 
+/* /metrics on a TCP listener besides the control socket; off unless `listen` is set. */
+struct nm_metrics_config {
+	char *listen; /* "127.0.0.1:9464" or "[::1]:9464": literal addresses only */
+	/* Resolved while validating. */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
 struct nm_config {
 	char *source; /* the file, or "<built-in default>" */
 	char *host;
@@ -56,8 +66,16 @@ struct nm_config {
 	size_t nprograms;
 	struct nm_store_config store;
 	struct nm_control_config control;
+	struct nm_metrics_config metrics;
 	struct nm_sink_config *sinks;
 	size_t nsinks;
+	/* `user` and `group` the agent runs as once loaded (src/privs.c); NULL: stay uid 0. */
+	char *user;
+	char *group;
+	/* Resolved while validating; the group defaults to the user's primary one. */
+	bool has_user, has_group;
+	uid_t uid;
+	gid_t gid;
 	/* "file:line: warning: ..." for a valid but likely unintended config; "" if none. */
 	char warning[256];
 };
@@ -79,6 +97,9 @@ struct nm_config *nm_config_load_string(const char *text, const char *name, char
 void nm_config_free(struct nm_config *c);
 
 const struct nm_program_config *nm_config_program(const struct nm_config *c, const char *name);
+
+/* The value of the string option @key of sink @sc (e.g. a file sink's "path"), or NULL. */
+const char *nm_sink_string_option(const struct nm_sink_config *sc, const char *key);
 
 /* Sink types: built in, or (where built so) shared modules. NULL with @err set. */
 const struct nm_sink_type *nm_sink_type_find(const char *name, char *err, size_t errlen);

@@ -9,12 +9,9 @@
 #include <curl/curl.h>
 #include <msgpack.h>
 
-#define DEFAULT_SOCKET "/run/ebpf-netmon/control.sock"
-#define EXIT_SERVER    1 /* the agent answered with an error */
-#define EXIT_UNREACH   2 /* no agent answered */
-#define EXIT_USAGE     64
+#include "ctl.h"
 
-static const char *prog_name = "ebpf-netmonctl";
+const char *prog_name = "ebpf-netmonctl";
 
 static void usage(FILE *out)
 {
@@ -29,6 +26,9 @@ static void usage(FILE *out)
 		"  events [FILTERS]       stored events, newest first (default 100)\n"
 		"  tail [FILTERS]         follow new events live until interrupted\n"
 		"  stats                  every counter of every stage and sink\n"
+		"  top                    live view, each second: events/s per program and sink,\n"
+		"                         queues, losses, top commands and destinations; q quits\n"
+		"                         (-n N: N refreshes; with --json a JSON line each)\n"
 		"  attach NAME            attach a program (needs uid 0 or the admin group)\n"
 		"  detach NAME            detach a program (same)\n"
 		"\n"
@@ -53,18 +53,6 @@ static void usage(FILE *out)
 }
 
 /* ---- HTTP over the Unix socket --------------------------------------------------------------- */
-
-struct body {
-	char *data;
-	size_t len;
-};
-
-struct client {
-	CURL *curl;
-	const char *socket;
-	bool json;
-	char errbuf[CURL_ERROR_SIZE];
-};
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -100,13 +88,13 @@ static void setup(struct client *c, const char *method, const char *url, bool ms
 }
 
 /* A printable copy of @len bytes: control characters (attacker-chosen names) become '?'. */
-static void put_clean(FILE *out, const char *s, size_t len)
+void ctl_put_clean(FILE *out, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], out);
 }
 
-static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+const msgpack_object *ctl_mp_get(const msgpack_object *map, const char *key)
 {
 	size_t klen = strlen(key);
 
@@ -123,7 +111,7 @@ static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 }
 
 /* A scalar as text into @buf; "-" for null or absent. */
-static const char *mp_text(const msgpack_object *o, char *buf, size_t len)
+const char *ctl_mp_text(const msgpack_object *o, char *buf, size_t len)
 {
 	if (!o || o->type == MSGPACK_OBJECT_NIL) {
 		snprintf(buf, len, "-");
@@ -150,9 +138,9 @@ static const char *mp_text(const msgpack_object *o, char *buf, size_t len)
 	return buf;
 }
 
-static const char *field(const msgpack_object *map, const char *key, char *buf, size_t len)
+const char *ctl_field(const msgpack_object *map, const char *key, char *buf, size_t len)
 {
-	return mp_text(mp_get(map, key), buf, len);
+	return ctl_mp_text(ctl_mp_get(map, key), buf, len);
 }
 
 /*
@@ -160,8 +148,8 @@ static const char *field(const msgpack_object *map, const char *key, char *buf, 
  * MessagePack as asked). On an error answer prints the agent's message.
  * Returns the exit status to use otherwise.
  */
-static int request(struct client *c, const char *method, const char *path, bool msgpack,
-		   struct body *b, long *status)
+int ctl_request(struct client *c, const char *method, const char *path, bool msgpack,
+		struct body *b, long *status)
 {
 	struct curl_slist *headers = NULL;
 	char url[4096];
@@ -194,7 +182,7 @@ static int report_error(const struct body *b, long status, bool msgpack)
 	if (msgpack) {
 		msgpack_unpacked_init(&u);
 		if (msgpack_unpack_next(&u, b->data, b->len, &off) == MSGPACK_UNPACK_SUCCESS)
-			field(&u.data, "error", msg, sizeof(msg));
+			ctl_field(&u.data, "error", msg, sizeof(msg));
 		msgpack_unpacked_destroy(&u);
 	} else if (b->data) {
 		/* Scripts get the body as is on stderr; it is the agent's JSON error. */
@@ -212,7 +200,7 @@ static int run(struct client *c, const char *method, const char *path,
 	msgpack_unpacked u;
 	size_t off = 0;
 	long status = 0;
-	int rc = request(c, method, path, !c->json, &b, &status);
+	int rc = ctl_request(c, method, path, !c->json, &b, &status);
 
 	if (rc)
 		goto out;
@@ -243,7 +231,7 @@ out:
 
 static const msgpack_object *mp_array(const msgpack_object *doc, const char *key, uint32_t *n)
 {
-	const msgpack_object *a = mp_get(doc, key);
+	const msgpack_object *a = ctl_mp_get(doc, key);
 
 	if (!a || a->type != MSGPACK_OBJECT_ARRAY) {
 		*n = 0;
@@ -260,24 +248,25 @@ static int show_health(const msgpack_object *doc, long status)
 	uint32_t n;
 
 	printf("status: %s  host: %s  version: %s  uptime: %ss\n",
-	       field(doc, "status", a, sizeof(a)), field(doc, "host", b, sizeof(b)),
-	       field(doc, "version", c2, sizeof(c2)), field(doc, "uptime_seconds", d, sizeof(d)));
+	       ctl_field(doc, "status", a, sizeof(a)), ctl_field(doc, "host", b, sizeof(b)),
+	       ctl_field(doc, "version", c2, sizeof(c2)),
+	       ctl_field(doc, "uptime_seconds", d, sizeof(d)));
 	items = mp_array(doc, "programs", &n);
 	printf("\n%-16s %-8s %-8s %-8s %s\n", "PROGRAM", "ENABLED", "LOADED", "ATTACHED",
 	       "HEALTHY");
 	for (uint32_t i = 0; i < n; i++)
-		printf("%-16s %-8s %-8s %-8s %s\n", field(&items[i], "name", a, sizeof(a)),
-		       field(&items[i], "enabled", b, sizeof(b)),
-		       field(&items[i], "loaded", c2, sizeof(c2)),
-		       field(&items[i], "attached", d, sizeof(d)),
-		       field(&items[i], "healthy", e, sizeof(e)));
+		printf("%-16s %-8s %-8s %-8s %s\n", ctl_field(&items[i], "name", a, sizeof(a)),
+		       ctl_field(&items[i], "enabled", b, sizeof(b)),
+		       ctl_field(&items[i], "loaded", c2, sizeof(c2)),
+		       ctl_field(&items[i], "attached", d, sizeof(d)),
+		       ctl_field(&items[i], "healthy", e, sizeof(e)));
 	items = mp_array(doc, "sinks", &n);
 	printf("\n%-16s %-8s %-8s %s\n", "SINK", "TYPE", "HEALTHY", "QUEUED");
 	for (uint32_t i = 0; i < n; i++)
-		printf("%-16s %-8s %-8s %s\n", field(&items[i], "name", a, sizeof(a)),
-		       field(&items[i], "type", b, sizeof(b)),
-		       field(&items[i], "healthy", c2, sizeof(c2)),
-		       field(&items[i], "queued", d, sizeof(d)));
+		printf("%-16s %-8s %-8s %s\n", ctl_field(&items[i], "name", a, sizeof(a)),
+		       ctl_field(&items[i], "type", b, sizeof(b)),
+		       ctl_field(&items[i], "healthy", c2, sizeof(c2)),
+		       ctl_field(&items[i], "queued", d, sizeof(d)));
 	return status >= 400 ? EXIT_SERVER : 0;
 }
 
@@ -290,18 +279,18 @@ static int show_programs(const msgpack_object *doc, long status)
 	items = mp_array(doc, "programs", &n);
 	printf("%-16s %-9s %12s %10s  %s\n", "NAME", "ATTACHED", "EVENTS", "LOST", "DESCRIPTION");
 	for (uint32_t i = 0; i < n; i++) {
-		const msgpack_object *loaded = mp_get(&items[i], "loaded");
+		const msgpack_object *loaded = ctl_mp_get(&items[i], "loaded");
 		bool is_loaded =
 			loaded && loaded->type == MSGPACK_OBJECT_BOOLEAN && loaded->via.boolean;
 
-		printf("%-16s %-9s %12s %10s  %s\n", field(&items[i], "name", a, sizeof(a)),
-		       is_loaded ? field(&items[i], "attached", b, sizeof(b)) : "disabled",
-		       field(&items[i], "event_count", c2, sizeof(c2)),
-		       field(&items[i], "lost_count", d, sizeof(d)),
-		       field(&items[i], "description", e, sizeof(e)));
+		printf("%-16s %-9s %12s %10s  %s\n", ctl_field(&items[i], "name", a, sizeof(a)),
+		       is_loaded ? ctl_field(&items[i], "attached", b, sizeof(b)) : "disabled",
+		       ctl_field(&items[i], "event_count", c2, sizeof(c2)),
+		       ctl_field(&items[i], "lost_count", d, sizeof(d)),
+		       ctl_field(&items[i], "description", e, sizeof(e)));
 	}
-	printf("\n%s programs, %s running\n", field(doc, "total_programs", a, sizeof(a)),
-	       field(doc, "running_programs", b, sizeof(b)));
+	printf("\n%s programs, %s running\n", ctl_field(doc, "total_programs", a, sizeof(a)),
+	       ctl_field(doc, "running_programs", b, sizeof(b)));
 	(void)status;
 	return 0;
 }
@@ -324,9 +313,9 @@ static void print_event(const msgpack_object *ev)
 {
 	char t[64], ty[32], pid[16], comm[64], v[256];
 
-	printf("%-30s %-12s %7s %-16s", field(ev, "time", t, sizeof(t)),
-	       field(ev, "type", ty, sizeof(ty)), field(ev, "pid", pid, sizeof(pid)),
-	       field(ev, "command", comm, sizeof(comm)));
+	printf("%-30s %-12s %7s %-16s", ctl_field(ev, "time", t, sizeof(t)),
+	       ctl_field(ev, "type", ty, sizeof(ty)), ctl_field(ev, "pid", pid, sizeof(pid)),
+	       ctl_field(ev, "command", comm, sizeof(comm)));
 	if (ev->type == MSGPACK_OBJECT_MAP) {
 		for (uint32_t i = 0; i < ev->via.map.size; i++) {
 			const msgpack_object *k = &ev->via.map.ptr[i].key;
@@ -336,8 +325,8 @@ static void print_event(const msgpack_object *ev)
 			    is_common(k->via.str.ptr, k->via.str.size))
 				continue;
 			putchar(' ');
-			put_clean(stdout, k->via.str.ptr, k->via.str.size);
-			printf("=%s", mp_text(val, v, sizeof(v)));
+			ctl_put_clean(stdout, k->via.str.ptr, k->via.str.size);
+			printf("=%s", ctl_mp_text(val, v, sizeof(v)));
 		}
 	}
 	putchar('\n');
@@ -373,7 +362,7 @@ static void show_map(const char *title, const msgpack_object *m)
 		if (k->type != MSGPACK_OBJECT_STR)
 			continue;
 		printf("  %-24.*s %s\n", (int)k->via.str.size, k->via.str.ptr,
-		       mp_text(&m->via.map.ptr[i].val, v, sizeof(v)));
+		       ctl_mp_text(&m->via.map.ptr[i].val, v, sizeof(v)));
 	}
 }
 
@@ -383,40 +372,42 @@ static int show_stats(const msgpack_object *doc, long status)
 	const msgpack_object *items;
 	uint32_t n;
 
-	printf("uptime: %ss\n", field(doc, "uptime_seconds", a, sizeof(a)));
-	show_map("pipeline", mp_get(doc, "pipeline"));
+	printf("uptime: %ss\n", ctl_field(doc, "uptime_seconds", a, sizeof(a)));
+	show_map("pipeline", ctl_mp_get(doc, "pipeline"));
 	items = mp_array(doc, "programs", &n);
 	printf("\n%-16s %12s %10s %12s %10s %10s\n", "PROGRAM", "EVENTS", "LOST", "EMITTED",
 	       "RING_FULL", "DECODE_ERR");
 	for (uint32_t i = 0; i < n; i++)
-		printf("%-16s %12s %10s %12s %10s %10s\n", field(&items[i], "name", a, sizeof(a)),
-		       field(&items[i], "event_count", b, sizeof(b)),
-		       field(&items[i], "lost_count", c2, sizeof(c2)),
-		       field(&items[i], "emitted", d, sizeof(d)),
-		       field(&items[i], "ring_full", e, sizeof(e)),
-		       field(&items[i], "decode_errors", f, sizeof(f)));
+		printf("%-16s %12s %10s %12s %10s %10s\n",
+		       ctl_field(&items[i], "name", a, sizeof(a)),
+		       ctl_field(&items[i], "event_count", b, sizeof(b)),
+		       ctl_field(&items[i], "lost_count", c2, sizeof(c2)),
+		       ctl_field(&items[i], "emitted", d, sizeof(d)),
+		       ctl_field(&items[i], "ring_full", e, sizeof(e)),
+		       ctl_field(&items[i], "decode_errors", f, sizeof(f)));
 	items = mp_array(doc, "sinks", &n);
 	printf("\n%-16s %-8s %12s %12s %10s %10s %s\n", "SINK", "TYPE", "RECEIVED", "DELIVERED",
 	       "DROPPED", "QUEUED", "HEALTHY");
 	for (uint32_t i = 0; i < n; i++) {
 		printf("%-16s %-8s %12s %12s %10s %10s %s\n",
-		       field(&items[i], "name", a, sizeof(a)),
-		       field(&items[i], "type", b, sizeof(b)),
-		       field(&items[i], "received", c2, sizeof(c2)),
-		       field(&items[i], "delivered", d, sizeof(d)),
-		       field(&items[i], "dropped", e, sizeof(e)),
-		       field(&items[i], "queued", f, sizeof(f)),
-		       field(&items[i], "healthy", g, sizeof(g)));
+		       ctl_field(&items[i], "name", a, sizeof(a)),
+		       ctl_field(&items[i], "type", b, sizeof(b)),
+		       ctl_field(&items[i], "received", c2, sizeof(c2)),
+		       ctl_field(&items[i], "delivered", d, sizeof(d)),
+		       ctl_field(&items[i], "dropped", e, sizeof(e)),
+		       ctl_field(&items[i], "queued", f, sizeof(f)),
+		       ctl_field(&items[i], "healthy", g, sizeof(g)));
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		char title[96];
 
-		snprintf(title, sizeof(title), "\nsink %s", field(&items[i], "name", a, sizeof(a)));
+		snprintf(title, sizeof(title), "\nsink %s",
+			 ctl_field(&items[i], "name", a, sizeof(a)));
 		show_map(title, &items[i]);
 	}
 	putchar('\n');
-	show_map("store", mp_get(doc, "store"));
-	show_map("control", mp_get(doc, "control"));
+	show_map("store", ctl_mp_get(doc, "store"));
+	show_map("control", ctl_mp_get(doc, "control"));
 	(void)status;
 	return 0;
 }
@@ -424,9 +415,9 @@ static int show_stats(const msgpack_object *doc, long status)
 static int show_action(const msgpack_object *doc, long status)
 {
 	char a[128], b[16];
-	const msgpack_object *att = mp_get(doc, "attached");
+	const msgpack_object *att = ctl_mp_get(doc, "attached");
 
-	printf("%s: %s\n", field(doc, "name", a, sizeof(a)),
+	printf("%s: %s\n", ctl_field(doc, "name", a, sizeof(a)),
 	       att && att->type == MSGPACK_OBJECT_BOOLEAN && att->via.boolean ? "attached"
 									      : "detached");
 	(void)b;
@@ -590,7 +581,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];
-	filters = type || pid || comm || since || until || limit;
+	filters = type || pid || comm || since || until || (limit && strcmp(cmd, "top"));
 	if (filters && strcmp(cmd, "events") && strcmp(cmd, "tail")) {
 		fprintf(stderr, "%s: filters apply to 'events' and 'tail' only\n", prog_name);
 		return EXIT_USAGE;
@@ -626,6 +617,17 @@ int main(int argc, char **argv)
 		status = tail(&c, path);
 	} else if (!strcmp(cmd, "stats")) {
 		status = run(&c, "GET", "/api/stats", show_stats);
+	} else if (!strcmp(cmd, "top")) {
+		char *end = NULL;
+		long n = limit ? strtol(limit, &end, 10) : 0;
+
+		if (limit && (*end || n < 1)) {
+			fprintf(stderr, "%s: top: -n wants a number of refreshes, 1 or more\n",
+				prog_name);
+			status = EXIT_USAGE;
+		} else {
+			status = ctl_top(&c, n);
+		}
 	} else if (!strcmp(cmd, "attach") || !strcmp(cmd, "detach")) {
 		char *name = curl_easy_escape(c.curl, argv[optind], 0);
 

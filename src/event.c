@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "event.h"
 #include "program.h"
 
@@ -64,12 +65,14 @@ void nm_event_fields(const struct nm_event *ev, struct nm_writer *w)
 		nm_w_u64(w, "uid", ev->uid);
 		nm_w_kstr(w, "command", ev->command, sizeof(ev->command));
 		nm_w_u64(w, "cgroup_id", ev->cgroup_id);
+		nm_cgroup_write(ev->cgroup_id, (pid_t)ev->pid, w);
 	} else {
 		nm_w_null(w, "pid");
 		nm_w_null(w, "tid");
 		nm_w_null(w, "uid");
 		nm_w_null(w, "command");
 		nm_w_null(w, "cgroup_id");
+		nm_cgroup_write_none(w);
 	}
 	ev->type->write_fields(ev, w);
 }

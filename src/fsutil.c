@@ -31,6 +31,18 @@ int nm_mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
+static uid_t agent_uid = (uid_t)-1;
+
+void nm_fs_set_agent_uid(uid_t uid)
+{
+	agent_uid = uid;
+}
+
+static bool trusted_owner(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || (agent_uid != (uid_t)-1 && uid == agent_uid);
+}
+
 const char *const nm_fs_refusal_names[NM_FS_REFUSAL_COUNT] = {
 	[NM_FS_OK] = "ok",
 	[NM_FS_SYMLINK] = "symlink",
@@ -59,7 +71,7 @@ enum nm_fs_refusal nm_fs_check_dir(const struct stat *st)
 		return NM_FS_SYMLINK;
 	if (!S_ISDIR(st->st_mode))
 		return NM_FS_NOT_REGULAR;
-	if ((st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & (S_IWGRP | S_IWOTH)))
+	if (!trusted_owner(st->st_uid) || (st->st_mode & (S_IWGRP | S_IWOTH)))
 		return NM_FS_UNSAFE_DIR;
 	return NM_FS_OK;
 }
@@ -228,8 +240,7 @@ int nm_fs_check_ancestors(const char *dir, char *err, size_t errlen)
 			bool others_write = st.st_mode & S_IWOTH;
 			bool sticky = st.st_mode & S_ISVTX;
 
-			if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
-			    (others_write && !sticky)) {
+			if (!trusted_owner(st.st_uid) || (others_write && !sticky)) {
 				snprintf(
 					err, errlen,
 					"%s, above %s, (owner uid %u, mode %04o) lets others replace "

@@ -25,6 +25,13 @@ enum nm_fs_refusal {
 	NM_FS_REFUSAL_COUNT,
 };
 
+/*
+ * The user the agent runs as once loaded (config `user`): trusted to own
+ * directories the agent writes in, as root and the current effective user
+ * are, so that --check-config run as root judges what the dropped agent will.
+ */
+void nm_fs_set_agent_uid(uid_t uid);
+
 /* snake_case names of the refusals, for stats keys and logs. */
 extern const char *const nm_fs_refusal_names[NM_FS_REFUSAL_COUNT];
 

@@ -9,9 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "log.h"
 #include "pipeline.h"
+#include "privs.h"
 #include "tracefs.h"
 #ifdef NM_WITH_CONTROL
 #include "control.h"
@@ -183,6 +185,13 @@ int main(int argc, char **argv)
 		nm_err("%s", err);
 		goto out;
 	}
+	if (nm_cgroups_start())
+		nm_warn("no cgroup v2 hierarchy here: events carry no cgroup path or container id");
+	/* here, before any thread starts: each thread gets its creator's capabilities */
+	if (nm_privs_drop(cfg, err, sizeof(err))) {
+		nm_err("%s", err);
+		goto out;
+	}
 
 	pipeline = nm_pipeline_create(cfg, err, sizeof(err));
 	if (!pipeline) {
@@ -236,6 +245,7 @@ out:
 #endif
 	abort_flag = NULL;
 	nm_pipeline_destroy(pipeline);
+	nm_cgroups_stop(); /* after every thread that writes events */
 	nm_config_free(cfg);
 	return status;
 }

@@ -34,6 +34,8 @@ const struct nm_option nm_queue_options[] = {
 	{NULL},
 };
 
+const char *const nm_durability_names[] = {"memory", "disk", NULL};
+
 const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
 	[NM_SINK_DROP_QUEUE_FULL] = "queue_full",
 	[NM_SINK_DROP_DELIVERY_FAILED] = "delivery_failed",
@@ -108,7 +110,15 @@ struct nm_outlet {
 	 */
 	struct nm_spool *spool;
 	bool worker_owns_spool;
-	struct nm_msg **spill; /* ring of SPILL_MAX */
+	/*
+	 * durability = disk: every event takes the spill and the spool, and
+	 * comes back from it only once committed (group commit, one fdatasync
+	 * per durability_sync_ms at most), so a kill loses only the newest.
+	 */
+	bool durable;
+	int64_t last_sync_ms;		   /* worker only */
+	struct nm_segstore_stats spool_st; /* the worker's last word, published under the lock */
+	struct nm_msg **spill;		   /* ring of SPILL_MAX */
 	size_t spill_head;
 	size_t spill_count;
 	uint64_t spill_bytes;
@@ -263,7 +273,8 @@ struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *
 	pthread_cond_init(&o->work, NULL);
 	pthread_cond_init(&o->space, NULL);
 
-	if (q->when_full == NM_WHEN_FULL_SPOOL) {
+	o->durable = q->durability == NM_DURABILITY_DISK;
+	if (q->when_full == NM_WHEN_FULL_SPOOL || o->durable) {
 		struct nm_segstore_stats st;
 		char why[512];
 
@@ -277,7 +288,10 @@ struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *
 			snprintf(err, errlen, "sink %s: %s", name, why);
 			goto fail;
 		}
+		if (o->durable)
+			nm_spool_set_durable(o->spool);
 		nm_spool_get_stats(o->spool, &st);
+		o->spool_st = st;
 		/* A previous run's backlog is received again, so the books still balance. */
 		o->received = st.recovered;
 		o->spool_recovered = st.recovered;
@@ -446,8 +460,8 @@ static void pass_begin(struct nm_outlet *o, struct spool_pass *p)
 {
 	size_t used;
 
-	/* Nothing older on disk and room in memory: spilled events skip the disk. */
-	while (o->spill_count && !o->spool_unread &&
+	/* Nothing older on disk and room in memory: spilled events skip the disk (unless durable). */
+	while (!o->durable && o->spill_count && !o->spool_unread &&
 	       has_room(o, msg_len(o, o->spill[o->spill_head])))
 		pending_append(o, spill_pop(o), 0);
 	used = o->pending_count + inflight_count(o);
@@ -488,6 +502,16 @@ static void pass_disk(struct nm_outlet *o, struct spool_pass *p)
 	nm_spool_tick(o->spool); /* bounds what a crash replays twice */
 	for (size_t i = 0; i < p->nwrite; i++)
 		spool_write(o, p->write[i], false, p->lost);
+	if (o->durable) {
+		/* Group commit: what was written since the last one, at most once per interval. */
+		int64_t now = nm_mono_ms();
+
+		nm_spool_get_stats(o->spool, &p->st);
+		if (p->st.unsynced && now - o->last_sync_ms >= o->q->durability_sync_ms) {
+			nm_spool_sync(o->spool);
+			o->last_sync_ms = now;
+		}
+	}
 	while (p->nback < p->room && read_bytes < p->room_bytes) {
 		struct nm_msg *m;
 		int rc =
@@ -526,6 +550,15 @@ static void pass_end(struct nm_outlet *o, struct spool_pass *p)
 	o->spool_unread = p->st.unread;
 	o->spool_bytes = p->st.bytes;
 	o->spool_ack_errors = p->st.ack_errors;
+	o->spool_st = p->st;
+	if (p->nwrite)
+		pthread_cond_broadcast(&o->space); /* durable + block: room in the spill */
+}
+
+/* Spooled records the worker may read back now: durable ones only once committed. */
+static bool spool_readable(const struct nm_outlet *o)
+{
+	return o->spool_unread > (o->durable ? o->spool_st.unsynced : 0);
 }
 
 /*
@@ -570,8 +603,8 @@ static void *worker(void *arg)
 		hand_off(o);
 		can_send = o->pending_count && inflight_count(o) < o->inflight_cap;
 		if (o->spool && !o->stopping &&
-		    (o->spill_count || (o->spool_unread && has_room(o, 0))))
-			can_send = true; /* more to spool or to read back: no idle wait */
+		    (o->spill_count || o->ack_due || (spool_readable(o) && has_room(o, 0))))
+			can_send = true; /* more to spool, to ack or to read back: no idle wait */
 		waiting_reports = inflight_count(o) > 0;
 		if (o->stopping && (!o->pending_count || nm_mono_ms() >= deadline))
 			break;
@@ -579,7 +612,13 @@ static void *worker(void *arg)
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			add_ms(&ts, IDLE_WAIT_MS);
+			/* Written but not committed: back in time for the group commit. */
+			if (o->durable && o->spool_st.unsynced)
+				add_ms(&ts, o->q->durability_sync_ms > 0
+						    ? (int)o->q->durability_sync_ms
+						    : 1);
+			else
+				add_ms(&ts, IDLE_WAIT_MS);
 			o->worker_idle = true;
 			pthread_cond_timedwait(&o->work, &o->lock, &ts);
 			o->worker_idle = false;
@@ -636,6 +675,15 @@ static void spill(struct nm_outlet *o, struct nm_msg *m, uint32_t len)
 		pthread_cond_signal(&o->work);
 }
 
+/* Room for @len more bytes where pushed events go first: the spill when durable. Lock held. */
+static bool can_take(const struct nm_outlet *o, uint32_t len)
+{
+	if (o->durable)
+		return o->spill_count < SPILL_MAX &&
+		       o->spill_bytes + len <= (uint64_t)o->q->max_bytes;
+	return has_room(o, len);
+}
+
 void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort)
 {
 	uint32_t len = msg_len(o, m);
@@ -645,7 +693,7 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 	 * block: wait for room before the event counts as received, so that
 	 * received == delivered + dropped + queued holds while we wait.
 	 */
-	while (o->q->when_full == NM_WHEN_FULL_BLOCK && !has_room(o, len) && !o->stopping &&
+	while (o->q->when_full == NM_WHEN_FULL_BLOCK && !can_take(o, len) && !o->stopping &&
 	       !atomic_load(abort)) {
 		struct timespec ts;
 
@@ -656,7 +704,7 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 		pthread_cond_timedwait(&o->space, &o->lock, &ts);
 	}
 	o->received++;
-	if (o->spool && (o->spill_count || o->spool_unread || !has_room(o, len))) {
+	if (o->spool && (o->durable || o->spill_count || o->spool_unread || !has_room(o, len))) {
 		spill(o, m, len);
 		pthread_mutex_unlock(&o->lock);
 		return;
@@ -805,6 +853,7 @@ static void keep_in_spool(struct nm_outlet *o)
 	nm_spool_get_stats(o->spool, &st);
 	o->spool_unread = st.unread;
 	o->spool_bytes = st.bytes;
+	o->spool_st = st;
 	if (kept)
 		nm_info("sink %s: %llu undelivered events written to spool %s for the next run",
 			o->name, (unsigned long long)kept, o->q->spool_dir);
@@ -881,6 +930,12 @@ void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s)
 	s->spooled = o->spool_unread + o->kept;
 	s->recovered = o->spool_recovered;
 	s->spool_bytes = o->spool_bytes;
+	s->durable = o->durable;
+	s->persisted = o->spool_st.synced;
+	s->persisted_bytes = o->spool_st.synced_bytes;
+	s->unsynced = o->spool_st.unsynced;
+	s->syncs = o->spool_st.syncs;
+	s->sync_errors = o->spool_st.sync_errors;
 	pthread_mutex_unlock(&o->lock);
 	s->healthy = o->sink && (!o->type->healthy || o->type->healthy(o->sink));
 }
@@ -919,6 +974,14 @@ void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
 		nm_w_u64(w, "spool_bytes", s.spool_bytes);
 		nm_w_u64(w, "spool_ack_errors", ack_errors);
 		nm_w_u64(w, "recovered", s.recovered);
+	}
+	if (s.durable) {
+		nm_w_cstr(w, "durability", "disk");
+		nm_w_u64(w, "persisted", s.persisted);
+		nm_w_u64(w, "persisted_bytes", s.persisted_bytes);
+		nm_w_u64(w, "unsynced", s.unsynced);
+		nm_w_u64(w, "syncs", s.syncs);
+		nm_w_u64(w, "sync_errors", s.sync_errors);
 	}
 	if (o->type->stats)
 		o->type->stats(o->sink, w);

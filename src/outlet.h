@@ -17,15 +17,24 @@ enum nm_when_full {
 	NM_WHEN_FULL_SPOOL,
 };
 
+enum nm_durability {
+	NM_DURABILITY_MEMORY = 0, /* the queue is in memory; the spool (if any) takes overflow */
+	NM_DURABILITY_DISK,	  /* every event goes through the spool: a write-ahead log */
+};
+
 struct nm_queue_config {
 	long long max_events;
 	long long max_bytes;
 	int when_full; /* enum nm_when_full */
 	char *spool_dir;
 	long long spool_max_bytes;
+	/* Keys of the sink itself, beside `queue` (src/config.c), kept here for the outlet. */
+	int durability; /* enum nm_durability */
+	long long durability_sync_ms;
 };
 
 extern const struct nm_option nm_queue_options[];
+extern const char *const nm_durability_names[];
 
 /* Why a sink lost an event; each is a counter in /api/stats. */
 enum nm_sink_drop {
@@ -65,6 +74,13 @@ struct nm_outlet_stats {
 	uint64_t spool_pending; /* part of queued: in memory, waiting for the worker to spool it */
 	uint64_t inflight;	/* accepted by the sink, not yet reported */
 	uint64_t queued_bytes;
+	/* durability = disk, this run: committed to disk by a group commit, and not yet */
+	uint64_t persisted;
+	uint64_t persisted_bytes;
+	uint64_t unsynced;
+	uint64_t syncs;
+	uint64_t sync_errors;
+	bool durable;
 	bool healthy;
 };
 
@@ -84,7 +100,9 @@ int nm_outlet_start(struct nm_outlet *o);
  * Queue one reference of @m (now owned by the outlet, whatever happens). With
  * when_full = block this waits for room until *@abort becomes true; otherwise
  * it never waits for more than the outlet's lock, which no file I/O holds:
- * with when_full = spool the worker writes the overflow to disk.
+ * with when_full = spool the worker writes the overflow to disk, and with
+ * durability = disk every event (the write-behind buffer bounds it, room
+ * there is what when_full = block waits for).
  */
 void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *abort);
 

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "cgroup.h"
 #include "program.h"
 #include "../bpf/record.h"
 
@@ -103,91 +104,6 @@ fail:
 	return NULL;
 }
 
-/* Decode mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mount_path(char *s)
-{
-	char *out = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 4;
-		} else {
-			*out++ = *s++;
-		}
-	}
-	*out = '\0';
-}
-
-/*
- * The mount point of the whole cgroup v2 hierarchy (a cgroup2 mount of its
- * root "/") from a mountinfo line, or NULL. Fields: id parent dev root
- * mountpoint options [optional...] - fstype source superoptions.
- */
-static char *cgroup2_mount_point(char *line)
-{
-	char *field[5], *tok, *save = NULL;
-	int n = 0;
-	bool sep = false;
-
-	for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		if (n < 5) {
-			field[n++] = tok;
-		} else if (sep) {
-			break;
-		} else if (!strcmp(tok, "-")) {
-			sep = true;
-		}
-	}
-	if (n < 5 || !tok || strcmp(tok, "cgroup2") || strcmp(field[3], "/"))
-		return NULL;
-	unescape_mount_path(field[4]);
-	return field[4];
-}
-
-/*
- * Open the root of the cgroup v2 hierarchy wherever it is mounted (hybrid
- * hosts have it at /sys/fs/cgroup/unified), never following a symlink, and
- * check that what was opened is cgroup2. Returns an fd or a negative errno.
- */
-static int open_cgroup2_root(const char *who)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *path;
-	size_t cap = 0;
-	struct statfs st;
-	int fd = -ENOENT;
-
-	if (!f) {
-		fd = -errno;
-		nm_err("%s: cannot read /proc/self/mountinfo: %s", who, strerror(-fd));
-		return fd;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		path = cgroup2_mount_point(line);
-		if (!path)
-			continue;
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			fd = -errno;
-			nm_err("%s: cannot open the cgroup2 root %s: %s", who, path, strerror(-fd));
-		} else if (fstatfs(fd, &st) || st.f_type != CGROUP2_SUPER_MAGIC) {
-			nm_err("%s: %s is not a cgroup2 file system", who, path);
-			close(fd);
-			fd = -ENOTDIR;
-		}
-		break;
-	}
-	if (fd == -ENOENT)
-		nm_err("%s: no cgroup2 file system is mounted (see /proc/self/mountinfo): mount "
-		       "one, or set programs.%s.enabled = false",
-		       who, who);
-	free(line);
-	fclose(f);
-	return fd;
-}
-
 /* Programs libbpf cannot attach from their section name alone: they need a cgroup. */
 static bool attaches_to_cgroup(const struct bpf_program *prog)
 {
@@ -227,7 +143,8 @@ int nm_program_attach(struct nm_program *p)
 
 		if (attaches_to_cgroup(prog)) {
 			/* the link holds the cgroup; the fd is only needed while attaching */
-			if (cgroup_fd < 0 && (cgroup_fd = open_cgroup2_root(p->type->name)) < 0) {
+			if (cgroup_fd < 0 &&
+			    (cgroup_fd = nm_cgroup2_open_root(p->type->name)) < 0) {
 				rc = cgroup_fd;
 				break;
 			}

@@ -61,6 +61,10 @@ struct nm_segstore {
 	int wfd; /* appends go to the last segment (or the first, wfront) while open */
 	uint64_t wnum;
 	bool wfront;
+	bool durable;	      /* nm_segstore_set_durable: read only what is committed */
+	uint64_t wsynced;     /* committed size of segment wnum */
+	uint64_t wunsynced_b; /* bytes appended to it since */
+	bool dir_dirty;	      /* a segment was created since the last commit */
 	uint64_t removed_max; /* highest segment number removed: never reused */
 	size_t ridx;	      /* read position: segment index and offset */
 	uint64_t roff;
@@ -145,6 +149,8 @@ static void remove_first_seg(struct nm_segstore *s)
 		close(s->wfd); /* everything in it was delivered: nothing to sync */
 		s->wfd = -1;
 		s->wfront = false;
+		s->st.unsynced = 0;
+		s->wunsynced_b = 0;
 	}
 	memmove(&s->segs[0], &s->segs[1], (s->nsegs - 1) * sizeof(*s->segs));
 	s->nsegs--;
@@ -204,7 +210,8 @@ static void write_ack(struct nm_segstore *s, bool now)
 	struct ack_slot slot;
 	int rc = 0;
 
-	if (!s->ack_dirty || (!now && nm_mono_ms() - s->ack_written_ms < ACK_EVERY_MS))
+	if (!s->ack_dirty ||
+	    (!now && !s->durable && nm_mono_ms() - s->ack_written_ms < ACK_EVERY_MS))
 		return;
 	s->ack_written_ms = nm_mono_ms(); /* a failing save is retried at the same pace */
 	if (s->ackfd < 0)
@@ -344,9 +351,18 @@ static bool next_record(struct nm_segstore *s, uint64_t *corrupt)
 
 	while (s->ridx < s->nsegs) {
 		struct seg *g = &s->segs[s->ridx];
+		/* Durable: past the last commit of the segment being written is not ours yet. */
+		struct seg lim = {g->num, s->durable && s->wfd >= 0 && g->num == s->wnum
+						  ? s->wsynced
+						  : g->size};
 		uint32_t len, crc;
 		int fd;
 
+		if (lim.size < g->size) {
+			if (s->roff >= lim.size)
+				return false;
+			g = &lim;
+		}
 		if (s->roff >= g->size) {
 			if (s->ridx + 1 >= s->nsegs)
 				return false;
@@ -508,6 +524,8 @@ fail:
 	return NULL;
 }
 
+static void close_write_seg(struct nm_segstore *s);
+
 void nm_segstore_close(struct nm_segstore *s)
 {
 	if (!s)
@@ -516,10 +534,8 @@ void nm_segstore_close(struct nm_segstore *s)
 		write_ack(s, true);
 	if (s->ackfd >= 0)
 		close(s->ackfd);
-	if (s->wfd >= 0) {
-		fdatasync(s->wfd);
-		close(s->wfd);
-	}
+	if (s->wfd >= 0)
+		close_write_seg(s);
 	if (s->rfd >= 0)
 		close(s->rfd);
 	if (s->lockfd >= 0)
@@ -530,6 +546,49 @@ void nm_segstore_close(struct nm_segstore *s)
 	free(s->segs);
 	free(s->dir);
 	free(s);
+}
+
+/*
+ * Make what was appended since the last commit durable: the segment's data,
+ * and the directory entry of a segment created since. Records written before
+ * a failed commit stay readable (the page cache has them) but are not counted
+ * as synced; the next commit tries again.
+ */
+static int commit(struct nm_segstore *s)
+{
+	int rc = 0;
+
+	if (!s->st.unsynced && !s->dir_dirty)
+		return 0;
+	if (s->wfd >= 0 && s->st.unsynced && fdatasync(s->wfd))
+		rc = -errno;
+	if (!rc && s->dir_dirty && fsync(s->dirfd))
+		rc = -errno;
+	if (rc) {
+		s->st.sync_errors++;
+		nm_log_ratelimited(&s->rl, NM_LOG_ERR, "spool %s: fdatasync: %s", s->dir,
+				   strerror(-rc));
+	} else {
+		s->dir_dirty = false;
+		if (s->st.unsynced) {
+			s->st.synced += s->st.unsynced;
+			s->st.synced_bytes += s->wunsynced_b;
+			s->st.syncs++;
+		}
+	}
+	s->wsynced += s->wunsynced_b;
+	s->wunsynced_b = 0;
+	s->st.unsynced = 0;
+	return rc;
+}
+
+/* Stop writing to the current segment: what is in it is committed first. */
+static void close_write_seg(struct nm_segstore *s)
+{
+	commit(s);
+	close(s->wfd);
+	s->wfd = -1;
+	s->wfront = false;
 }
 
 /* A number past every segment there is, was, or the ack position names. */
@@ -576,6 +635,8 @@ static int open_write_seg(struct nm_segstore *s, bool front)
 	if (front)
 		s->roff = 0; /* ridx now names the front segment, read first */
 	s->st.segments = s->nsegs;
+	s->wsynced = 0;
+	s->dir_dirty = true;
 	return fd;
 }
 
@@ -608,7 +669,7 @@ static long choose_write_seg(struct nm_segstore *s, size_t size, bool front)
 			front = false;
 		} else {
 			if (s->wfd >= 0)
-				close(s->wfd);
+				close_write_seg(s);
 			s->wfd = open_write_seg(s, true);
 			if (s->wfd < 0)
 				return s->wfd;
@@ -620,22 +681,16 @@ static long choose_write_seg(struct nm_segstore *s, size_t size, bool front)
 			s->ack_dirty = true;
 		}
 	}
-	if (!front && s->wfront) {
-		close(s->wfd);
-		s->wfd = -1;
-		s->wfront = false;
-	}
+	if (!front && s->wfront)
+		close_write_seg(s);
 	if (front)
 		return (long)s->ridx;
 	/* A fresh segment when the last one is full or already read to its end. */
 	g = s->nsegs ? &s->segs[s->nsegs - 1] : NULL;
 	if (s->wfd >= 0 && g &&
 	    (g->size + size > SEG_MAX ||
-	     (s->st.unread == 0 && s->ridx == s->nsegs - 1 && s->roff == g->size && g->size))) {
-		fdatasync(s->wfd);
-		close(s->wfd);
-		s->wfd = -1;
-	}
+	     (s->st.unread == 0 && s->ridx == s->nsegs - 1 && s->roff == g->size && g->size)))
+		close_write_seg(s);
 	if (s->wfd < 0) {
 		fd = open_write_seg(s, false);
 		if (fd < 0)
@@ -697,6 +752,8 @@ int nm_segstore_append(struct nm_segstore *s, const struct iovec *iov, int iovcn
 	g->size += HDR_LEN + len;
 	s->st.bytes += HDR_LEN + len;
 	s->st.unread++;
+	s->st.unsynced++;
+	s->wunsynced_b += HDR_LEN + len;
 	return 0;
 }
 
@@ -733,6 +790,16 @@ void nm_segstore_ack(struct nm_segstore *s, nm_seg_pos pos)
 void nm_segstore_tick(struct nm_segstore *s)
 {
 	write_ack(s, false);
+}
+
+void nm_segstore_set_durable(struct nm_segstore *s)
+{
+	s->durable = true;
+}
+
+int nm_segstore_sync(struct nm_segstore *s)
+{
+	return commit(s);
 }
 
 uint64_t nm_segstore_unread(const struct nm_segstore *s)

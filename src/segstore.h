@@ -30,6 +30,12 @@ struct nm_segstore_stats {
 	uint64_t write_errors; /* appends that failed (disk full, I/O error) */
 	uint64_t ack_errors;   /* saves of the ack position that failed */
 	uint64_t segments;
+	/* Group commit (nm_segstore_sync), counted for this run only. */
+	uint64_t unsynced;     /* records appended since the last commit */
+	uint64_t synced;       /* records made durable by a commit */
+	uint64_t synced_bytes; /* their bytes, headers included */
+	uint64_t syncs;	       /* commits that wrote something */
+	uint64_t sync_errors;  /* commits the file system failed */
 };
 
 /*
@@ -63,6 +69,20 @@ int nm_segstore_next(struct nm_segstore *s, const uint8_t **body, size_t *len, n
 void nm_segstore_ack(struct nm_segstore *s, nm_seg_pos pos);
 /* Save a moved ack position that is due (cheap when nothing moved): call now and then. */
 void nm_segstore_tick(struct nm_segstore *s);
+
+/*
+ * Durable mode: from now on nm_segstore_next returns only committed records
+ * (what a power loss cannot take), and every ack is written at once, so that
+ * a kill replays nothing that was acked.
+ */
+void nm_segstore_set_durable(struct nm_segstore *s);
+/*
+ * Group commit: fdatasync what was appended since the last commit (and the
+ * directory, when a segment was created). Cheap when nothing is new. 0 or
+ * -errno; on failure the records are readable anyway (they are in the page
+ * cache, a reader can still deliver them) but do not count as synced.
+ */
+int nm_segstore_sync(struct nm_segstore *s);
 
 uint64_t nm_segstore_unread(const struct nm_segstore *s);
 void nm_segstore_get_stats(const struct nm_segstore *s, struct nm_segstore_stats *st);

@@ -108,6 +108,19 @@ int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, enum nm_format f
 static void walk_value(const msgpack_object *v, const char *key, size_t klen, struct nm_writer *w,
 		       unsigned depth);
 
+/*
+ * A key the writers can take as it is: they never escape keys (ours are
+ * literals), so a stored key with a NUL, a quote or a control byte (a record
+ * with a valid checksum we did not write) would break the JSON it is put in.
+ */
+static bool plain_key(const char *k, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (k[i] < 0x20 || k[i] > 0x7e || k[i] == '"' || k[i] == '\\')
+			return false;
+	return true;
+}
+
 /* The entries of @map with string keys, each key NUL-terminated as writers expect. */
 static void walk_entries(const msgpack_object_map *map, struct nm_writer *w, unsigned depth)
 {
@@ -116,7 +129,8 @@ static void walk_entries(const msgpack_object_map *map, struct nm_writer *w, uns
 		char key[KEY_MAX + 1];
 		uint32_t klen;
 
-		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size > KEY_MAX)
+		if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size > KEY_MAX ||
+		    !plain_key(kv->key.via.str.ptr, kv->key.via.str.size))
 			continue; /* never written by our encoder */
 		klen = kv->key.via.str.size;
 		memcpy(key, kv->key.via.str.ptr, klen);
@@ -284,6 +298,16 @@ void nm_spool_ack(struct nm_spool *s, nm_spool_pos pos)
 void nm_spool_tick(struct nm_spool *s)
 {
 	nm_segstore_tick(s->store);
+}
+
+void nm_spool_set_durable(struct nm_spool *s)
+{
+	nm_segstore_set_durable(s->store);
+}
+
+int nm_spool_sync(struct nm_spool *s)
+{
+	return nm_segstore_sync(s->store);
 }
 
 uint64_t nm_spool_unread(const struct nm_spool *s)

@@ -50,6 +50,10 @@ void nm_spool_ack(struct nm_spool *s, nm_spool_pos pos);
 /* Save a moved ack position that is due (cheap when nothing moved): call now and then. */
 void nm_spool_tick(struct nm_spool *s);
 
+/* Durable mode and group commit: see nm_segstore_set_durable and nm_segstore_sync. */
+void nm_spool_set_durable(struct nm_spool *s);
+int nm_spool_sync(struct nm_spool *s);
+
 uint64_t nm_spool_unread(const struct nm_spool *s);
 /* The store's counters; corrupt includes records whose checksum was fine but layout not ours. */
 void nm_spool_get_stats(const struct nm_spool *s, struct nm_segstore_stats *st);

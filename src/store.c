@@ -70,11 +70,6 @@ struct nm_store_sub {
 	uint64_t dropped;
 };
 
-struct wake {
-	void (*fn)(void *ctx);
-	void *ctx;
-};
-
 struct nm_store {
 	pthread_mutex_t lock;
 	size_t capacity;
@@ -92,7 +87,6 @@ struct nm_store {
 	struct nm_store_sub *subs;
 	size_t nsubs;
 	size_t max_subs;
-	struct wake *wakes; /* max_subs; filled and called by the tap only */
 	bool closing;
 	uint64_t gone_sent; /* totals of subscribers that have left */
 	uint64_t gone_dropped;
@@ -225,8 +219,7 @@ struct nm_store *nm_store_create(size_t capacity, size_t min_slots, size_t max_s
 	/* calloc: pages are only touched as the ring fills, so RSS follows the events held. */
 	s->ev = calloc(s->nslots, sizeof(*s->ev));
 	s->meta = calloc(s->nslots, sizeof(*s->meta));
-	s->wakes = calloc(max_subs ? max_subs : 1, sizeof(*s->wakes));
-	if (!s->ev || !s->meta || !s->wakes || ix_init(&s->pids, 256) || ix_init(&s->comms, 256))
+	if (!s->ev || !s->meta || ix_init(&s->pids, 256) || ix_init(&s->comms, 256))
 		goto oom;
 	return s;
 oom:
@@ -248,7 +241,6 @@ void nm_store_destroy(struct nm_store *s)
 	}
 	free(s->pids.e);
 	free(s->comms.e);
-	free(s->wakes);
 	free(s->meta);
 	free(s->ev);
 	pthread_mutex_destroy(&s->lock);
@@ -330,7 +322,7 @@ void nm_store_add(struct nm_store *s, const struct nm_event *ev)
 	struct meta *m;
 	char key[NM_EVENT_COMM_MAX];
 	int64_t prev_max;
-	size_t nwake = 0, len;
+	size_t len;
 
 	pthread_mutex_lock(&s->lock);
 	k = s->next;
@@ -372,18 +364,13 @@ void nm_store_add(struct nm_store *s, const struct nm_event *ev)
 			sub->q[(sub->qhead + sub->qn) % sub->qlen] = k;
 			sub->qn++;
 		}
-		if (sub->waiting && nwake < s->max_subs) {
+		/* under the lock, so that an unsubscribed stream is never woken after it went */
+		if (sub->waiting) {
 			sub->waiting = false;
-			s->wakes[nwake++] = (struct wake){sub->wake, sub->ctx};
+			sub->wake(sub->ctx);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	/*
-	 * Outside the lock: a wake-up may take the server's own locks. The
-	 * subscriber cannot go away meanwhile: it is parked until woken.
-	 */
-	for (size_t i = 0; i < nwake; i++)
-		s->wakes[i].fn(s->wakes[i].ctx);
 }
 
 /* ---- queries ------------------------------------------------------------------------ */
@@ -620,7 +607,7 @@ struct nm_store_sub *nm_store_subscribe(struct nm_store *s, const struct nm_stor
 }
 
 long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_event *evs,
-		       size_t max, void (*park)(void *ctx), void *ctx, uint64_t *dropped)
+		       size_t max, uint64_t *dropped)
 {
 	long n = 0;
 
@@ -641,8 +628,6 @@ long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_e
 		if (s->closing) {
 			n = -ESHUTDOWN;
 		} else {
-			if (park)
-				park(ctx);
 			sub->waiting = true;
 		}
 	}
@@ -651,37 +636,17 @@ long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_e
 	return n;
 }
 
-static void wake_waiting(struct nm_store *s, bool closing)
-{
-	/* One at a time: the wake-up runs unlocked, and shutdown needs no allocation. */
-	for (;;) {
-		struct wake w = {NULL, NULL};
-
-		pthread_mutex_lock(&s->lock);
-		if (closing)
-			s->closing = true;
-		for (struct nm_store_sub *sub = s->subs; sub; sub = sub->next) {
-			if (sub->waiting) {
-				sub->waiting = false;
-				w = (struct wake){sub->wake, sub->ctx};
-				break;
-			}
-		}
-		pthread_mutex_unlock(&s->lock);
-		if (!w.fn)
-			return;
-		w.fn(w.ctx);
-	}
-}
-
 void nm_store_close(struct nm_store *s)
 {
-	wake_waiting(s, true);
-}
-
-void nm_store_poke(struct nm_store *s)
-{
-	wake_waiting(s, false);
+	pthread_mutex_lock(&s->lock);
+	s->closing = true;
+	for (struct nm_store_sub *sub = s->subs; sub; sub = sub->next) {
+		if (sub->waiting) {
+			sub->waiting = false;
+			sub->wake(sub->ctx);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 void nm_store_unsubscribe(struct nm_store *s, struct nm_store_sub *sub)

@@ -69,24 +69,23 @@ bool nm_store_filter_match(const struct nm_store_filter *f, const struct nm_even
 /*
  * A live stream of events matching @f (copied), from now on. At most
  * @queue_len are held for the subscriber; what does not fit is counted as
- * dropped. @wake(@ctx) is called, without the store's lock held, at most once
- * after each nm_store_sub_next() that found nothing, when something arrives.
+ * dropped. @wake(@ctx) is called at most once after each nm_store_sub_next()
+ * that found nothing, when something arrives or the store closes; it runs under
+ * the store's lock (so it never runs after nm_store_unsubscribe() returned) and
+ * must only signal: call nothing of the store, take no lock held around a call
+ * into the store.
  */
 struct nm_store_sub *nm_store_subscribe(struct nm_store *s, const struct nm_store_filter *f,
 					size_t queue_len, void (*wake)(void *ctx), void *ctx);
 /*
  * Copy up to @max queued events into @evs, oldest first. Returns how many;
- * -ESHUTDOWN once the store is closing and nothing is left. On 0, @park(@ctx)
- * (if not NULL) is called under the store's lock and the wake-up is armed
- * after it, so a wake-up never overtakes the parking. *@dropped receives the
- * subscriber's drop count.
+ * -ESHUTDOWN once the store is closing and nothing is left. On 0 the wake-up
+ * is armed. *@dropped receives the subscriber's drop count.
  */
 long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_event *evs,
-		       size_t max, void (*park)(void *ctx), void *ctx, uint64_t *dropped);
+		       size_t max, uint64_t *dropped);
 /* Shutting down: no new subscribers, and every waiting one is woken to see -ESHUTDOWN. */
 void nm_store_close(struct nm_store *s);
-/* Wake every waiting subscriber with nothing new: lets the server notice clients gone. */
-void nm_store_poke(struct nm_store *s);
 void nm_store_unsubscribe(struct nm_store *s, struct nm_store_sub *sub);
 
 #endif

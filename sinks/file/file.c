@@ -59,6 +59,7 @@ struct file_sink {
 	uint64_t rotations;
 	uint64_t compress_errors;
 	uint64_t refused[NM_FS_REFUSAL_COUNT];
+	uint64_t open_errors; /* tries to open the directory or file that failed, refusals aside */
 	uint64_t reopened[FAULT_COUNT];
 	const char *fault; /* what is wrong now (logged once), NULL when writing works */
 	struct nm_ratelimit rl;
@@ -172,6 +173,8 @@ static int ensure_open(struct file_sink *s)
 		rc = open_live(s, err, sizeof(err));
 	if (rc) {
 		s->open_at_ms = nm_mono_ms() + RETRY_EVERY_MS;
+		if (rc != -ELOOP && rc != -EPERM)
+			s->open_errors++;
 		/* a refusal is keyed by its reason, anything else by the errno */
 		set_fault(s, rc == -ELOOP || rc == -EPERM ? "refused" : "open", NM_LOG_ERR, "%s",
 			  err);
@@ -551,6 +554,7 @@ static void file_stats(void *sink, struct nm_writer *w)
 	nm_w_cstr(w, "path", s->cfg->path);
 	nm_w_u64(w, "rotations", s->rotations);
 	nm_w_u64(w, "compress_errors", s->compress_errors);
+	nm_w_u64(w, "open_errors", s->open_errors);
 	for (int i = 1; i < NM_FS_REFUSAL_COUNT; i++)
 		total += s->refused[i];
 	nm_w_u64(w, "refused", total);

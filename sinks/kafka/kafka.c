@@ -172,7 +172,16 @@ static rd_kafka_conf_t *build_conf(const struct kafka_config *cfg, char *err, si
 		/* Never give up inside the library: the outlet holds or spools the backlog. */
 		{"message.timeout.ms", "0"},
 		{"socket.keepalive.enable", "true"},
-		{"reconnect.backoff.max.ms", "5000"},
+		/*
+		 * Back within 1 s of the broker. A sparse (on-demand) connection is
+		 * retried only on librdkafka's 1 s broker timer, whatever the backoff;
+		 * kept up, it is retried by the backoff: with librdkafka's jitter (up to
+		 * +50 %) an attempt at most every 375 ms while the broker is away. No
+		 * call says "try now", so the capped backoff is the probe.
+		 */
+		{"enable.sparse.connections", "false"},
+		{"reconnect.backoff.ms", "100"},
+		{"reconnect.backoff.max.ms", "250"},
 		{"client.id", "ebpf-netmon"},
 	};
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();

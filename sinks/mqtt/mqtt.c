@@ -452,8 +452,9 @@ static const struct nm_option mqtt_options[] = {
 	 NULL, "skip the broker host name check (never in production)"},
 	{"keepalive", NM_OPT_INT, offsetof(struct mqtt_config, keepalive), "30", 5, 3600, NULL,
 	 "seconds between pings"},
-	{"reconnect_max_ms", NM_OPT_INT, offsetof(struct mqtt_config, reconnect_max_ms), "10000",
-	 BACKOFF_MIN_MS, 600000, NULL, "reconnect backoff ceiling"},
+	{"reconnect_max_ms", NM_OPT_INT, offsetof(struct mqtt_config, reconnect_max_ms), "500",
+	 BACKOFF_MIN_MS, 600000, NULL,
+	 "reconnect backoff ceiling (500: back within 1 s of the broker)"},
 	{NULL},
 };
 

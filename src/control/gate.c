@@ -30,6 +30,7 @@
 
 struct pending {
 	int fd;
+	uid_t uid;     /* its peer's, counted in c->uids until it is closed or handed over */
 	size_t peeked; /* bytes seen at the last look: no new bytes, no new look until the tick */
 	struct timespec deadline;
 };
@@ -116,6 +117,12 @@ static unsigned check_length(const char *v)
 	return n > NM_CONTROL_BODY_MAX ? 413 : 0;
 }
 
+static int refusal(struct nm_head_check *hc, unsigned status, const char *reason, const char *msg)
+{
+	*hc = (struct nm_head_check){status, reason, msg};
+	return 0;
+}
+
 /* Every slot taken for @request: /health has NM_CONTROL_HEALTH_SLOTS more than the rest. */
 static bool full(struct nm_gate *g, const char *request)
 {
@@ -127,71 +134,143 @@ static bool full(struct nm_gate *g, const char *request)
 	return open >= max + (health ? NM_CONTROL_HEALTH_SLOTS : 0);
 }
 
+int nm_gate_check_head(const char *buf, size_t len, struct nm_head_check *hc)
+{
+	const char *cl = NULL, *te = NULL, *eol, *end;
+	size_t scan;
+	int ncl, nte;
+	unsigned st;
+
+	*hc = (struct nm_head_check){0};
+	/* only the header is checked: what follows it may be a body of any bytes */
+	end = memmem(buf, len, "\r\n\r\n", 4);
+	scan = end ? (size_t)(end - buf) + 4 : len;
+	for (size_t i = 0; i < scan; i++) {
+		unsigned char b = (unsigned char)buf[i];
+
+		/* a bare CR or LF: lines split differently by different parsers */
+		if ((b == '\r' && i + 1 < len && buf[i + 1] != '\n') ||
+		    (b == '\n' && (!i || buf[i - 1] != '\r')))
+			b = 0;
+		if ((b < 0x20 && b != '\t' && b != '\r' && b != '\n') || b == 0x7f)
+			return refusal(
+				hc, 400, "Bad Request",
+				"malformed request: a NUL, bare CR or LF, or control byte in "
+				"the header");
+	}
+	eol = memchr(buf, '\n', scan);
+	if ((!eol && len > LINE_MAX_BYTES) || (eol && eol - buf > LINE_MAX_BYTES))
+		return refusal(hc, 414, "URI Too Long", "request line longer than 8192 bytes");
+	if (!end) {
+		if (len > HEADER_MAX)
+			return refusal(hc, 431, "Request Header Fields Too Large",
+				       "request header larger than 16384 bytes");
+		return -EAGAIN;
+	}
+	end += 2;
+	ncl = count_header(eol + 1, end, "Content-Length", &cl);
+	nte = count_header(eol + 1, end, "Transfer-Encoding", &te);
+	if (ncl > 1 || (ncl && nte))
+		return refusal(hc, 400, "Bad Request",
+			       "malformed request: more than one body length (Content-Length, "
+			       "Transfer-Encoding)");
+	/* no endpoint takes a body that needs one: a chunked body's errors would be MHD's HTML */
+	if (nte)
+		return refusal(hc, 411, "Length Required",
+			       "the API takes no chunked (Transfer-Encoding) bodies: send "
+			       "Content-Length");
+	if (ncl && (st = check_length(cl))) {
+		if (st == 413)
+			return refusal(hc, 413, "Content Too Large",
+				       "request body larger than 4096 bytes");
+		return refusal(hc, 400, "Bad Request",
+			       "malformed request: Content-Length is not a decimal number");
+	}
+	return 0;
+}
+
+/* ---- clients per uid: one user cannot take every slot ------------------------------------- */
+
+int nm_clients_init(struct nm_control *c, size_t max)
+{
+	pthread_mutex_init(&c->uid_lock, NULL);
+	c->uids = calloc(max ? max : 1, sizeof(*c->uids));
+	c->uids_max = max;
+	return c->uids ? 0 : -ENOMEM;
+}
+
+void nm_clients_free(struct nm_control *c)
+{
+	if (!c->uids)
+		return;
+	pthread_mutex_destroy(&c->uid_lock);
+	free(c->uids);
+	c->uids = NULL;
+}
+
+/* Count one more client of @uid, unless it has max_clients_per_uid already (or no room). */
+static bool uid_acquire(struct nm_control *c, uid_t uid)
+{
+	unsigned limit = (unsigned)c->cfg->control.max_clients_per_uid;
+	bool ok = false;
+	size_t i;
+
+	pthread_mutex_lock(&c->uid_lock);
+	for (i = 0; i < c->nuids && c->uids[i].uid != uid; i++)
+		;
+	if (i < c->nuids) {
+		ok = c->uids[i].clients < limit;
+		c->uids[i].clients += ok;
+	} else if (c->nuids < c->uids_max) {
+		c->uids[c->nuids++] = (struct nm_uid_count){uid, 1};
+		ok = true;
+	}
+	pthread_mutex_unlock(&c->uid_lock);
+	return ok;
+}
+
+void nm_clients_release(struct nm_control *c, uid_t uid)
+{
+	pthread_mutex_lock(&c->uid_lock);
+	for (size_t i = 0; i < c->nuids; i++) {
+		if (c->uids[i].uid != uid)
+			continue;
+		if (!--c->uids[i].clients)
+			c->uids[i] = c->uids[--c->nuids];
+		break;
+	}
+	pthread_mutex_unlock(&c->uid_lock);
+}
+
+/* The peer's uid on a Unix socket; -1 (nobody's) if the kernel will not say. */
+uid_t nm_peer_uid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || len != sizeof(cred))
+		return (uid_t)-1;
+	return cred.uid;
+}
+
 enum verdict { WAIT, DROP, PASS, REFUSED };
 
 /* Look at what @p has sent so far; refuse it, pass it on, or wait for more. */
 static enum verdict look(struct nm_gate *g, struct pending *p)
 {
-	const char *cl = NULL, *te = NULL, *eol;
-	char *end;
 	ssize_t n = recv(p->fd, g->peek, HEADER_MAX + 1, MSG_PEEK | MSG_DONTWAIT);
-	size_t len, scan;
-	int ncl, nte;
-	unsigned st;
+	struct nm_head_check hc;
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? WAIT : DROP;
 	if (n == 0)
 		return DROP; /* gone before finishing its request: its slot is free at once */
-	len = (size_t)n;
-	p->peeked = len;
-	g->peek[len] = '\0';
-	/* only the header is checked: what follows it may be a body of any bytes */
-	end = memmem(g->peek, len, "\r\n\r\n", 4);
-	scan = end ? (size_t)(end - g->peek) + 4 : len;
-	for (size_t i = 0; i < scan; i++) {
-		unsigned char b = (unsigned char)g->peek[i];
-
-		/* a bare CR or LF: lines split differently by different parsers */
-		if ((b == '\r' && i + 1 < len && g->peek[i + 1] != '\n') ||
-		    (b == '\n' && (!i || g->peek[i - 1] != '\r')))
-			b = 0;
-		if ((b < 0x20 && b != '\t' && b != '\r' && b != '\n') || b == 0x7f) {
-			refuse(g, p->fd, 400, "Bad Request",
-			       "malformed request: a NUL, bare CR or LF, or control byte in the "
-			       "header");
-			return REFUSED;
-		}
-	}
-	eol = memchr(g->peek, '\n', scan);
-	if ((!eol && len > LINE_MAX_BYTES) || (eol && eol - g->peek > LINE_MAX_BYTES)) {
-		refuse(g, p->fd, 414, "URI Too Long", "request line longer than 8192 bytes");
-		return REFUSED;
-	}
-	if (!end) {
-		if (len > HEADER_MAX) {
-			refuse(g, p->fd, 431, "Request Header Fields Too Large",
-			       "request header larger than 16384 bytes");
-			return REFUSED;
-		}
+	p->peeked = (size_t)n;
+	g->peek[n] = '\0';
+	if (nm_gate_check_head(g->peek, (size_t)n, &hc))
 		return WAIT;
-	}
-	end += 2;
-	ncl = count_header(eol + 1, end, "Content-Length", &cl);
-	nte = count_header(eol + 1, end, "Transfer-Encoding", &te);
-	if (ncl > 1 || (ncl && nte)) {
-		refuse(g, p->fd, 400, "Bad Request",
-		       "malformed request: more than one body length (Content-Length, "
-		       "Transfer-Encoding)");
-		return REFUSED;
-	}
-	if (ncl && (st = check_length(cl))) {
-		if (st == 413)
-			refuse(g, p->fd, 413, "Content Too Large",
-			       "request body larger than 4096 bytes");
-		else
-			refuse(g, p->fd, 400, "Bad Request",
-			       "malformed request: Content-Length is not a decimal number");
+	if (hc.status) {
+		refuse(g, p->fd, hc.status, hc.reason, hc.msg);
 		return REFUSED;
 	}
 	if (full(g, g->peek)) {
@@ -202,13 +281,19 @@ static enum verdict look(struct nm_gate *g, struct pending *p)
 	return PASS;
 }
 
-static void hand_over(struct nm_gate *g, int fd)
+/* The client and its uid count now belong to libmicrohttpd: on_connection() releases them. */
+static void hand_over(struct nm_gate *g, struct pending *p)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	/* MHD now owns fd: it closes it on failure too */
-	if (MHD_add_connection(g->c->mhd, fd, (struct sockaddr *)&sa, sizeof(sa)) != MHD_YES)
+	atomic_fetch_add(&g->c->connections, 1);
+	atomic_fetch_add(&g->c->connections_total, 1);
+	/* MHD now owns fd: it closes it on failure too, without a close notification */
+	if (MHD_add_connection(g->c->mhd, p->fd, (struct sockaddr *)&sa, sizeof(sa)) != MHD_YES) {
+		atomic_fetch_sub(&g->c->connections, 1);
+		nm_clients_release(g->c, p->uid);
 		nm_info("control: cannot hand a client to the HTTP server: %s", strerror(errno));
+	}
 }
 
 static void accept_all(struct nm_gate *g, const struct timespec *now)
@@ -216,6 +301,7 @@ static void accept_all(struct nm_gate *g, const struct timespec *now)
 	for (;;) {
 		int fd = accept4(g->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct pending *p;
+		uid_t uid;
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -229,8 +315,17 @@ static void accept_all(struct nm_gate *g, const struct timespec *now)
 			       "too many clients: try again in a moment");
 			continue;
 		}
+		uid = nm_peer_uid(fd);
+		if (!uid_acquire(g->c, uid)) {
+			atomic_fetch_add(&g->c->refused_uid_limit, 1);
+			refuse(g, fd, 503, "Service Unavailable",
+			       "too many connections from your user (control.max_clients_per_uid): "
+			       "close some");
+			continue;
+		}
 		p = &g->pending[g->npending++];
 		p->fd = fd;
+		p->uid = uid;
 		p->peeked = 0;
 		p->deadline = *now;
 		p->deadline.tv_sec += HEADER_WAIT_MS / 1000;
@@ -253,7 +348,7 @@ static void *gate_main(void *arg)
 			/* a partial header stays readable: look again on the tick, not on POLLIN */
 			short ev = g->pending[i].peeked ? POLLRDHUP : POLLIN;
 
-			stalled |= !ev;
+			stalled |= g->pending[i].peeked != 0;
 			g->pfds[2 + i] = (struct pollfd){.fd = g->pending[i].fd, .events = ev};
 		}
 		rc = poll(g->pfds, 2 + g->npending, stalled ? TICK_MS : 500);
@@ -282,15 +377,19 @@ static void *gate_main(void *arg)
 				continue;
 			if (v == DROP)
 				close(p->fd);
-			else if (v == PASS)
-				hand_over(g, p->fd);
+			if (v == PASS)
+				hand_over(g, p);
+			else
+				nm_clients_release(g->c, p->uid);
 			*p = g->pending[--g->npending];
 		}
 		if (g->pfds[1].revents)
 			accept_all(g, &now);
 	}
-	for (size_t i = 0; i < g->npending; i++)
+	for (size_t i = 0; i < g->npending; i++) {
 		close(g->pending[i].fd);
+		nm_clients_release(g->c, g->pending[i].uid);
+	}
 	g->npending = 0;
 	return NULL;
 }

@@ -21,6 +21,11 @@
 
 struct nm_gate;
 
+struct nm_uid_count {
+	uid_t uid;
+	unsigned clients;
+};
+
 struct nm_control {
 	const struct nm_config *cfg; /* borrowed */
 	struct nm_pipeline *p;	     /* borrowed */
@@ -28,12 +33,19 @@ struct nm_control {
 	struct nm_tap tap;
 	bool tapped;
 	struct MHD_Daemon *mhd;
-	int listen_fd; /* until handed to the gate, which then owns it */
+	struct MHD_Daemon *metrics_mhd; /* metrics.listen, if set */
+	int listen_fd;			/* until handed to the gate, which then owns it */
 	struct nm_gate *gate;
 	dev_t sock_dev; /* the socket file we created, to remove only that */
 	ino_t sock_ino;
 	struct timespec started;
 
+	/*
+	 * Clients handed to libmicrohttpd and not yet closed by it. The gate adds
+	 * one before the hand-over (so its next check already sees it; counting at
+	 * libmicrohttpd's start notification lagged, and clients past its limit were
+	 * closed unanswered), the close notification takes it away.
+	 */
 	atomic_uint_fast64_t connections;
 	atomic_uint_fast64_t connections_total;
 	atomic_uint_fast64_t requests;
@@ -42,14 +54,13 @@ struct nm_control {
 	atomic_uint_fast64_t status_5xx;
 	atomic_uint_fast64_t forbidden;
 	atomic_uint_fast64_t streams;
-	atomic_uint_fast64_t refused_early; /* by the gate, before libmicrohttpd saw them */
+	atomic_uint_fast64_t refused_early;	/* by the gate, before libmicrohttpd saw them */
+	atomic_uint_fast64_t refused_uid_limit; /* of those: the user had max_clients_per_uid */
 
-	/* Wakes parked streams every 250 ms: a parked connection cannot see its client leave. */
-	pthread_t janitor;
-	bool janitor_running;
-	pthread_mutex_t janitor_lock;
-	pthread_cond_t janitor_cond;
-	bool janitor_stop;
+	/* Clients per peer uid, from accept to close (gate.c): no user takes every slot. */
+	pthread_mutex_t uid_lock;
+	struct nm_uid_count *uids;
+	size_t nuids, uids_max;
 };
 
 /* One request, from its first callback to its completion (server.c owns it). */
@@ -82,6 +93,9 @@ void nm_reply_start(struct nm_writer *w, struct nm_buf *out, enum nm_format fmt)
  */
 enum MHD_Result nm_reply_send(struct nm_control *c, struct MHD_Connection *conn,
 			      unsigned int status, struct nm_writer *w, const char *allow);
+/* Queue @out (now owned by the response; 500 if it ran out of memory) as a @content_type answer. */
+enum MHD_Result nm_reply_buf(struct nm_control *c, struct MHD_Connection *conn, unsigned int status,
+			     struct nm_buf *out, const char *content_type, const char *allow);
 /* {"error": "..."} with @status. */
 enum MHD_Result nm_reply_error(struct nm_control *c, struct MHD_Connection *conn,
 			       enum nm_format fmt, unsigned int status, const char *allow,
@@ -92,7 +106,13 @@ void nm_reply_count(struct nm_control *c, unsigned int status);
 /* ---- endpoints (queries.c, stream.c) ---- */
 
 nm_endpoint nm_ep_health, nm_ep_programs, nm_ep_stats, nm_ep_events, nm_ep_list, nm_ep_summary,
-	nm_ep_program_action, nm_ep_stream;
+	nm_ep_program_action, nm_ep_stream, nm_ep_metrics;
+
+/* The body of /api/stats, into @w's open top map: /metrics renders the same calls (queries.c). */
+void nm_stats_write(struct nm_control *c, struct nm_writer *w);
+/* Serve /metrics on cfg->metrics.listen too, if set (metrics.c). 0, or -errno with @err set. */
+int nm_metrics_listen(struct nm_control *c, char *err, size_t errlen);
+void nm_metrics_stop(struct nm_control *c);
 
 /* ---- the gate (gate.c): accepts clients, checks each header, hands it to c->mhd ---- */
 
@@ -105,6 +125,29 @@ struct nm_gate *nm_gate_start(struct nm_control *c, int listen_fd, size_t max_pe
 			      size_t errlen);
 /* Stop accepting and drop the clients not yet handed over. */
 void nm_gate_stop(struct nm_gate *g);
+/* The per-uid client counts (c->uids), room for @max clients at once; before the gate starts. */
+int nm_clients_init(struct nm_control *c, size_t max);
+/* After libmicrohttpd has stopped: it releases its clients' counts until then. */
+void nm_clients_free(struct nm_control *c);
+/* A client of @uid, counted by the gate at accept, is gone. */
+void nm_clients_release(struct nm_control *c, uid_t uid);
+/* The peer's uid of Unix socket @fd (SO_PEERCRED), or (uid_t)-1. */
+uid_t nm_peer_uid(int fd);
+
+/* Why a request head was refused: the answer's status, reason phrase and message. */
+struct nm_head_check {
+	unsigned status; /* 0: the head is whole and its framing fine */
+	const char *reason;
+	const char *msg;
+};
+
+/*
+ * The gate's framing checks on the first @len bytes a client sent (any bytes;
+ * @buf[@len] must be readable and NUL): -EAGAIN while the header is not yet
+ * whole, else 0 with @hc->status set when it is refused. Separate from the
+ * socket so that tests/fuzz/fuzz_gate.c can feed it arbitrary heads.
+ */
+int nm_gate_check_head(const char *buf, size_t len, struct nm_head_check *hc);
 
 /* ---- the socket file (socket.c) ---- */
 

@@ -173,57 +173,65 @@ enum MHD_Result nm_ep_programs(struct nm_control *c, struct MHD_Connection *conn
 	return nm_reply_send(c, conn, MHD_HTTP_OK, &w, NULL);
 }
 
-enum MHD_Result nm_ep_stats(struct nm_control *c, struct MHD_Connection *conn, struct nm_request *r)
+void nm_stats_write(struct nm_control *c, struct nm_writer *w)
 {
 	size_t np = nm_pipeline_program_count(c->p), ns = nm_pipeline_outlet_count(c->p);
 	struct nm_pipeline_stats pst;
 	struct nm_store_stats ss;
-	struct nm_writer w;
-	struct nm_buf out;
 
 	nm_pipeline_get_stats(c->p, &pst);
 	nm_store_get_stats(c->store, &ss);
-	nm_reply_start(&w, &out, r->fmt);
-	nm_w_u64(&w, "uptime_seconds", uptime_s(c));
-	nm_w_map(&w, "pipeline");
-	nm_w_u64(&w, "events", pst.events);
-	nm_w_u64(&w, "decode_errors", pst.decode_errors);
-	nm_w_u64(&w, "no_memory", pst.no_memory);
-	nm_w_u64(&w, "loss_events", pst.loss_events);
-	nm_w_end_nested(&w);
-	nm_w_array(&w, "programs");
+	nm_w_u64(w, "uptime_seconds", uptime_s(c));
+	nm_w_map(w, "pipeline");
+	nm_w_u64(w, "events", pst.events);
+	nm_w_u64(w, "decode_errors", pst.decode_errors);
+	nm_w_u64(w, "no_memory", pst.no_memory);
+	nm_w_u64(w, "loss_events", pst.loss_events);
+	nm_w_end_nested(w);
+	nm_w_array(w, "programs");
 	for (size_t i = 0; i < np; i++)
-		write_program(&w, c, i, true);
-	nm_w_end_nested(&w);
-	nm_w_array(&w, "sinks");
+		write_program(w, c, i, true);
+	nm_w_end_nested(w);
+	nm_w_array(w, "sinks");
 	for (size_t i = 0; i < ns; i++) {
-		nm_w_map(&w, NULL);
-		nm_outlet_write_stats(nm_pipeline_outlet(c->p, i), &w);
-		nm_w_end_nested(&w);
+		nm_w_map(w, NULL);
+		nm_outlet_write_stats(nm_pipeline_outlet(c->p, i), w);
+		nm_w_end_nested(w);
 	}
-	nm_w_end_nested(&w);
-	nm_w_map(&w, "store");
-	nm_w_u64(&w, "capacity", ss.capacity);
-	nm_w_u64(&w, "stored", ss.stored);
-	nm_w_u64(&w, "added", ss.added);
-	nm_w_u64(&w, "evicted", ss.evicted);
-	nm_w_u64(&w, "queries", ss.queries);
-	nm_w_end_nested(&w);
-	nm_w_map(&w, "control");
-	nm_w_u64(&w, "connections", atomic_load(&c->connections));
-	nm_w_u64(&w, "connections_total", atomic_load(&c->connections_total));
-	nm_w_u64(&w, "max_clients", (uint64_t)c->cfg->control.max_clients);
-	nm_w_u64(&w, "requests", atomic_load(&c->requests));
-	nm_w_u64(&w, "responses_2xx", atomic_load(&c->status_2xx));
-	nm_w_u64(&w, "responses_4xx", atomic_load(&c->status_4xx));
-	nm_w_u64(&w, "responses_5xx", atomic_load(&c->status_5xx));
-	nm_w_u64(&w, "forbidden", atomic_load(&c->forbidden));
-	nm_w_u64(&w, "refused_early", atomic_load(&c->refused_early));
-	nm_w_u64(&w, "stream_clients", ss.subscribers);
-	nm_w_u64(&w, "stream_queue_events", (uint64_t)c->cfg->control.stream_queue_events);
-	nm_w_u64(&w, "stream_sent", ss.stream_sent);
-	nm_w_u64(&w, "stream_dropped", ss.stream_dropped);
-	nm_w_end_nested(&w);
+	nm_w_end_nested(w);
+	nm_w_map(w, "store");
+	nm_w_u64(w, "capacity", ss.capacity);
+	nm_w_u64(w, "stored", ss.stored);
+	nm_w_u64(w, "added", ss.added);
+	nm_w_u64(w, "evicted", ss.evicted);
+	nm_w_u64(w, "queries", ss.queries);
+	nm_w_end_nested(w);
+	nm_w_map(w, "control");
+	nm_w_u64(w, "connections", atomic_load(&c->connections));
+	nm_w_u64(w, "connections_total", atomic_load(&c->connections_total));
+	nm_w_u64(w, "max_clients", (uint64_t)c->cfg->control.max_clients);
+	nm_w_u64(w, "requests", atomic_load(&c->requests));
+	nm_w_u64(w, "responses_2xx", atomic_load(&c->status_2xx));
+	nm_w_u64(w, "responses_4xx", atomic_load(&c->status_4xx));
+	nm_w_u64(w, "responses_5xx", atomic_load(&c->status_5xx));
+	nm_w_u64(w, "forbidden", atomic_load(&c->forbidden));
+	nm_w_u64(w, "refused_early", atomic_load(&c->refused_early));
+	nm_w_u64(w, "refused_uid_limit", atomic_load(&c->refused_uid_limit));
+	nm_w_u64(w, "max_clients_per_uid", (uint64_t)c->cfg->control.max_clients_per_uid);
+	nm_w_u64(w, "stream_clients", ss.subscribers);
+	nm_w_u64(w, "stream_queue_events", (uint64_t)c->cfg->control.stream_queue_events);
+	nm_w_u64(w, "stream_sent", ss.stream_sent);
+	nm_w_u64(w, "stream_dropped", ss.stream_dropped);
+	nm_w_end_nested(w);
+}
+
+enum MHD_Result nm_ep_stats(struct nm_control *c, struct MHD_Connection *conn, struct nm_request *r)
+{
+	struct nm_writer w;
+	struct nm_buf out;
+
+	nm_reply_start(&w, &out, r->fmt);
+	nm_stats_write(c, &w);
 	return nm_reply_send(c, conn, MHD_HTTP_OK, &w, NULL);
 }
 

@@ -27,15 +27,24 @@ enum MHD_Result nm_reply_send(struct nm_control *c, struct MHD_Connection *conn,
 			      unsigned int status, struct nm_writer *w, const char *allow)
 {
 	bool msgpack = w->ops == &nm_msgpack_writer_ops;
-	struct nm_buf *out = w->out;
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	nm_w_end(w);
 	if (!msgpack)
-		nm_buf_putc(out, '\n');
-	if (w->error || out->oom) {
-		/* w->error is a programming error: refuse rather than send a broken document */
+		nm_buf_putc(w->out, '\n');
+	/* w->error is a programming error: refuse rather than send a broken document */
+	if (w->error)
+		w->out->oom = true;
+	return nm_reply_buf(c, conn, status, w->out,
+			    msgpack ? "application/msgpack" : "application/json", allow);
+}
+
+enum MHD_Result nm_reply_buf(struct nm_control *c, struct MHD_Connection *conn, unsigned int status,
+			     struct nm_buf *out, const char *content_type, const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (out->oom) {
 		nm_buf_free(out);
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
@@ -45,8 +54,7 @@ enum MHD_Result nm_reply_send(struct nm_control *c, struct MHD_Connection *conn,
 		return MHD_NO;
 	}
 	out->data = NULL; /* now owned by the response, which frees it */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				msgpack ? "application/msgpack" : "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	/* one request per connection: every request passes the gate's checks (gate.c) */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");

@@ -1,4 +1,4 @@
-/* server.c - the control server: routes, libmicrohttpd callbacks, start and stop, the janitor. */
+/* server.c - the control server: routes, libmicrohttpd callbacks, start and stop. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,8 +14,6 @@
 #define CONN_TIMEOUT_S	 30
 #define BODY_TIMEOUT_S	 3 /* idle seconds allowed while a request body is still due */
 #define STREAM_MIN_SLOTS 4096
-/* a parked stream learns its client left only when woken: this bounds how long its slot is held */
-#define JANITOR_MS 250
 
 /* ---- routing ---------------------------------------------------------------------------- */
 
@@ -34,6 +32,7 @@ static const struct {
 	{"/health", {nm_ep_health, 0}},
 	{"/api/programs", {nm_ep_programs, 0}},
 	{"/api/stats", {nm_ep_stats, 0}},
+	{"/metrics", {nm_ep_metrics, 0}},
 	{"/api/events", {nm_ep_events, EVENT_FILTERS}},
 	/* since and until are taken so that the stream can say why it refuses them */
 	{"/api/events/stream", {nm_ep_stream, EVENT_FILTERS}},
@@ -159,7 +158,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_data_size) {
 		r->body_bytes += *upload_data_size;
 		*upload_data_size = 0;
-		if (r->body_bytes > BODY_MAX) /* chunked: refused as soon as it is too large */
+		if (r->body_bytes > BODY_MAX) /* the gate refuses chunked bodies: a backstop */
 			return nm_reply_error(c, conn, r->fmt, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 					      "request body larger than %d bytes", BODY_MAX);
 		return MHD_YES;
@@ -220,14 +219,20 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	struct nm_control *c = cls;
 
+	const union MHD_ConnectionInfo *ci;
+	uintptr_t uid1;
+
+	/* the gate counted the client in (connections, its uid) when it handed it over */
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		atomic_fetch_add(&c->connections, 1);
-		atomic_fetch_add(&c->connections_total, 1);
-	} else {
-		atomic_fetch_sub(&c->connections, 1);
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		/* uid + 1, so that 0 means "not known": then the count stays held (never seen) */
+		*socket_context = ci ? (void *)((uintptr_t)nm_peer_uid(ci->connect_fd) + 1) : NULL;
+		return;
 	}
-	(void)conn;
-	(void)socket_context;
+	atomic_fetch_sub(&c->connections, 1);
+	uid1 = (uintptr_t)*socket_context;
+	if (uid1)
+		nm_clients_release(c, (uid_t)(uid1 - 1));
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -241,66 +246,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 		msg[--n] = '\0';
 	nm_debug("control: %s", msg);
 	(void)cls;
-}
-
-/* ---- the janitor: wakes parked streams every JANITOR_MS, so they notice a client gone ----------- */
-
-static void *janitor_main(void *arg)
-{
-	struct nm_control *c = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&c->janitor_lock);
-	while (!c->janitor_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += JANITOR_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&c->janitor_cond, &c->janitor_lock, &ts);
-		if (c->janitor_stop)
-			break;
-		pthread_mutex_unlock(&c->janitor_lock);
-		nm_store_poke(c->store);
-		pthread_mutex_lock(&c->janitor_lock);
-	}
-	pthread_mutex_unlock(&c->janitor_lock);
-	return NULL;
-}
-
-static int start_janitor(struct nm_control *c)
-{
-	pthread_condattr_t attr;
-	int rc;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->janitor_cond, &attr);
-	pthread_condattr_destroy(&attr);
-	pthread_mutex_init(&c->janitor_lock, NULL);
-	rc = pthread_create(&c->janitor, NULL, janitor_main, c);
-	if (rc) {
-		pthread_cond_destroy(&c->janitor_cond);
-		pthread_mutex_destroy(&c->janitor_lock);
-		return -rc;
-	}
-	c->janitor_running = true;
-	return 0;
-}
-
-static void stop_janitor(struct nm_control *c)
-{
-	if (!c->janitor_running)
-		return;
-	pthread_mutex_lock(&c->janitor_lock);
-	c->janitor_stop = true;
-	pthread_cond_signal(&c->janitor_cond);
-	pthread_mutex_unlock(&c->janitor_lock);
-	pthread_join(c->janitor, NULL);
-	pthread_cond_destroy(&c->janitor_cond);
-	pthread_mutex_destroy(&c->janitor_lock);
-	c->janitor_running = false;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
@@ -337,11 +282,13 @@ struct nm_control *nm_control_start(const struct nm_config *cfg, struct nm_pipel
 		goto fail;
 
 	c->mhd = MHD_start_daemon(
-		MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+		/* a thread per client: a live stream waits in its own thread, not suspended */
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 			MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
 		0, NULL, NULL, on_request, c, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, c,
+		/* the gate enforces the limit; this only backs it up, with room for closes in flight */
 		MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)cc->max_clients + NM_CONTROL_HEALTH_SLOTS,
+		2 * ((unsigned int)cc->max_clients + NM_CONTROL_HEALTH_SLOTS),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, c, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -352,15 +299,15 @@ struct nm_control *nm_control_start(const struct nm_config *cfg, struct nm_pipel
 		goto fail;
 	}
 	/* clients reach MHD through the gate only, each with a header already checked */
+	/* every client the gate holds, and every one libmicrohttpd may (its limit below) */
+	if (nm_clients_init(c, 3 * (size_t)cc->max_clients + 2 * NM_CONTROL_HEALTH_SLOTS)) {
+		snprintf(err, errlen, "control: out of memory");
+		goto fail;
+	}
 	c->gate = nm_gate_start(c, c->listen_fd, (size_t)cc->max_clients, err, errlen);
 	c->listen_fd = -1; /* now owned by the gate */
 	if (!c->gate)
 		goto fail;
-	rc = start_janitor(c);
-	if (rc) {
-		snprintf(err, errlen, "control: cannot start a thread: %s", strerror(-rc));
-		goto fail;
-	}
 
 	c->tap.on_event = on_event;
 	c->tap.ctx = c->store;
@@ -370,6 +317,8 @@ struct nm_control *nm_control_start(const struct nm_config *cfg, struct nm_pipel
 		goto fail;
 	}
 	c->tapped = true;
+	if (nm_metrics_listen(c, err, errlen))
+		goto fail;
 	nm_info("control API on %s (mode %s, group %s), store of %lld events", cc->socket, cc->mode,
 		cc->group, cfg->store.capacity);
 	return c;
@@ -385,11 +334,11 @@ void nm_control_stop(struct nm_control *c)
 	if (c->tapped)
 		nm_pipeline_remove_tap(c->p, &c->tap);
 	nm_gate_stop(c->gate);
-	stop_janitor(c);
+	nm_metrics_stop(c);
 	if (c->store)
 		nm_store_close(c->store);
 	if (c->mhd) {
-		/* Woken streams end on their own; MHD must not be stopped with one parked. */
+		/* the store's close wakes every stream, which then ends within a check */
 		for (int i = 0; i < 200 && atomic_load(&c->streams); i++) {
 			struct timespec ts = {0, 5 * 1000000L};
 
@@ -397,6 +346,7 @@ void nm_control_stop(struct nm_control *c)
 		}
 		MHD_stop_daemon(c->mhd);
 	}
+	nm_clients_free(c);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	nm_control_socket_remove(c);

@@ -120,7 +120,13 @@ int nm_control_socket_open(struct nm_control *c, char *err, size_t errlen)
 		goto sys_fail;
 	c->sock_dev = stbuf.st_dev;
 	c->sock_ino = stbuf.st_ino;
-	if (listen(fd, (int)(cc->max_clients < 128 ? 128 : cc->max_clients)))
+	/*
+	 * A deep backlog: a client that finds it full is refused at once (EAGAIN on a
+	 * Unix socket, curl's "couldn't connect"), before the gate could answer it, so
+	 * one user's flood must not fill it for the rest. The kernel caps it at
+	 * net.core.somaxconn.
+	 */
+	if (listen(fd, (int)(cc->max_clients < 1024 ? 4096 : 4 * cc->max_clients)))
 		goto sys_fail;
 	c->listen_fd = fd;
 	return 0;

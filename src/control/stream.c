@@ -1,14 +1,24 @@
-/* stream.c - GET /api/events/stream: live events as NDJSON or MessagePack, parked while idle. */
+/* stream.c - GET /api/events/stream: live events as NDJSON or MessagePack, waiting while idle. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
 #define STREAM_BATCH 16	   /* events taken from the subscription at a time */
 #define STREAM_BLOCK 16384 /* libmicrohttpd's buffer per read callback */
+/* an idle stream looks at its client this often: how long a gone client can hold its slot */
+#define STREAM_CHECK_MS 250
 
+/*
+ * Each connection has its own libmicrohttpd thread, so an idle stream waits on
+ * its own condition variable. (libmicrohttpd 0.9.75's suspend/resume, used
+ * before, deadlocked its own thread now and then when a resume from the reader
+ * thread met a client leaving, and made the reader wait on its lock.)
+ */
 struct stream {
 	struct nm_control *c;
 	struct MHD_Connection *conn;
@@ -18,21 +28,39 @@ struct stream {
 	uint64_t sent;
 	struct nm_buf out; /* encoded events not yet handed to libmicrohttpd */
 	size_t off;
+	pthread_mutex_t lock; /* guards woken */
+	pthread_cond_t cond;
+	bool woken;
 	struct nm_event evs[STREAM_BATCH];
 };
 
+/* From the store, on the reader thread: something arrived for a stream that found nothing. */
 static void stream_wake(void *ctx)
 {
 	struct stream *st = ctx;
 
-	MHD_resume_connection(st->conn);
+	pthread_mutex_lock(&st->lock);
+	st->woken = true;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->lock);
 }
 
-static void stream_park(void *ctx)
+/* Until woken or STREAM_CHECK_MS: a wake-up that came before the wait is not lost. */
+static void stream_wait(struct stream *st)
 {
-	struct stream *st = ctx;
+	struct timespec ts;
 
-	MHD_suspend_connection(st->conn);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += STREAM_CHECK_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&st->lock);
+	while (!st->woken && pthread_cond_timedwait(&st->cond, &st->lock, &ts) != ETIMEDOUT)
+		;
+	st->woken = false;
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* The client hung up: a stream's client never sends anything after its request. */
@@ -68,8 +96,6 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	struct stream *st = cls;
 
 	(void)pos;
-	if (peer_gone(st))
-		return MHD_CONTENT_READER_END_WITH_ERROR;
 	for (;;) {
 		uint64_t dropped, want = STREAM_BATCH;
 		long n;
@@ -87,13 +113,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (st->limit && st->limit - st->sent < want)
 			want = st->limit - st->sent;
-		/* Parks the connection under the store lock when empty: woken by the tap. */
-		n = nm_store_sub_next(st->c->store, st->sub, st->evs, want, stream_park, st,
-				      &dropped);
+		if (peer_gone(st))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		n = nm_store_sub_next(st->c->store, st->sub, st->evs, want, &dropped);
 		if (n < 0)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (!n)
-			return 0;
+		if (!n) {
+			stream_wait(st);
+			continue;
+		}
 		encode_batch(st, n);
 		st->sent += (uint64_t)n;
 		if (st->out.oom)
@@ -108,6 +136,8 @@ static void stream_free(void *cls)
 	nm_store_unsubscribe(st->c->store, st->sub);
 	atomic_fetch_sub(&st->c->streams, 1);
 	nm_buf_free(&st->out);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
 
@@ -116,6 +146,7 @@ enum MHD_Result nm_ep_stream(struct nm_control *c, struct MHD_Connection *conn,
 {
 	struct MHD_Response *resp;
 	const struct nm_params *ps = &r->params;
+	pthread_condattr_t ca;
 	enum MHD_Result ret;
 	struct stream *st;
 
@@ -131,12 +162,19 @@ enum MHD_Result nm_ep_stream(struct nm_control *c, struct MHD_Connection *conn,
 	st->c = c;
 	st->conn = conn;
 	st->fmt = r->fmt;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	st->limit = ps->has_limit ? ps->limit : 0;
 	st->sub = nm_store_subscribe(c->store, &ps->f, (size_t)c->cfg->control.stream_queue_events,
 				     stream_wake, st);
 	if (!st->sub) {
 		int e = errno;
 
+		pthread_cond_destroy(&st->cond);
+		pthread_mutex_destroy(&st->lock);
 		free(st);
 		return nm_reply_error(c, conn, r->fmt, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 				      "cannot start a stream: %s",

@@ -148,3 +148,15 @@ void nm_write_errno(struct nm_writer *w, const char *key, int64_t ret)
 	else
 		nm_w_i64(w, key, ret);
 }
+
+const char *nm_tcp_state_name(uint8_t state)
+{
+	/* include/net/tcp_states.h */
+	static const char *const names[] = {
+		[1] = "ESTABLISHED", [2] = "SYN_SENT",	[3] = "SYN_RECV", [4] = "FIN_WAIT1",
+		[5] = "FIN_WAIT2",   [6] = "TIME_WAIT", [7] = "CLOSE",	  [8] = "CLOSE_WAIT",
+		[9] = "LAST_ACK",    [10] = "LISTEN",	[11] = "CLOSING", [12] = "NEW_SYN_RECV",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "UNKNOWN";
+}

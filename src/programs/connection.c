@@ -92,6 +92,10 @@ static void connection_write(const struct nm_event *ev, struct nm_writer *w)
 	nm_w_u64(w, "latency_ns", r->latency_ns);
 	nm_w_u64(w, "fd", r->fd);
 	nm_w_u64(w, "netns", r->netns);
+	if (r->socket_cookie)
+		nm_w_u64(w, "socket_cookie", r->socket_cookie);
+	else
+		nm_w_null(w, "socket_cookie");
 }
 
 const struct nm_program_type nm_program_connection = {

@@ -1,11 +1,14 @@
-/* bench_pipeline.c - user-space cost per event: decode -> enrich -> encode -> file sink. */
+/* bench_pipeline.c - user-space cost per event: decode -> enrich -> encode -> file sink (memory or disk durability). */
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "bpf/connection.h"
@@ -79,7 +82,12 @@ int main(int argc, char **argv)
 	const char *format = argc > 2 ? argv[2] : "json";
 	/* a private directory: the file sink refuses one that others can write, such as /tmp */
 	char dir[] = "/tmp/nm-bench-pipeline.XXXXXX", own[sizeof(dir) + 16];
-	const char *path = argc > 3 ? argv[3] : NULL;
+	/* argv[3]: memory | disk (then argv[4]: durability_sync_ms), or an output path */
+	bool mode = argc > 3 && (!strcmp(argv[3], "memory") || !strcmp(argv[3], "disk"));
+	const char *durability = mode ? argv[3] : "memory";
+	const char *sync_ms = mode && argc > 4 ? argv[4] : "20";
+	const char *path = argc > 3 && !mode ? argv[3] : NULL;
+	char spool[sizeof(dir) + 16];
 	struct nm_connection_record conn;
 	struct nm_packet_drop_record drop;
 	struct nm_pipeline_stats ps;
@@ -90,7 +98,7 @@ int main(int argc, char **argv)
 	double t0, c0, wall, cpu;
 
 	nm_log_set_level(NM_LOG_WARN);
-	if (argc <= 3) {
+	if (!path) {
 		if (!mkdtemp(dir)) {
 			perror("mkdtemp");
 			return 1;
@@ -98,11 +106,13 @@ int main(int argc, char **argv)
 		snprintf(own, sizeof(own), "%s/events.out", dir);
 		path = own;
 	}
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
 	snprintf(conf, sizeof(conf),
 		 "sinks = ( { name = \"f\"; type = \"file\"; format = \"%s\"; path = \"%s\";"
-		 " rotate_bytes = 0; queue = { when_full = \"block\"; }; } );\n"
+		 " rotate_bytes = 0; durability = \"%s\"; durability_sync_ms = %s;"
+		 " queue = { when_full = \"block\"; spool_dir = \"%s\"; }; } );\n"
 		 "control = { enabled = false; };\n",
-		 format, path);
+		 format, path, durability, sync_ms, spool);
 	unlink(path);
 	cfg = nm_config_load_string(conf, "bench", err, sizeof(err));
 	if (!cfg) {
@@ -127,19 +137,42 @@ int main(int argc, char **argv)
 		if (i % 512 == 511)
 			nm_pipeline_flush(p); /* as the reader does after each ring drain */
 	}
+	nm_pipeline_flush(p);
+	/* Until the sink has everything (durable: it comes back from the spool), 60 s at most. */
+	for (int i = 0; i < 6000; i++) {
+		nm_outlet_get_stats(nm_pipeline_outlet(p, 0), &os);
+		if (os.delivered >= (uint64_t)n)
+			break;
+		usleep(10000);
+	}
 	nm_pipeline_shutdown(p);
 	wall = now_s() - t0;
 	cpu = cpu_s() - c0;
 	nm_pipeline_get_stats(p, &ps);
 	nm_outlet_get_stats(nm_pipeline_outlet(p, 0), &os);
-	printf("pipeline %s: %ld events in %.3f s = %.0f events/s; cpu %.3f s (%.0f ns/event); "
-	       "delivered %llu, dropped %llu\n",
-	       format, n, wall, n / wall, cpu, cpu * 1e9 / n, (unsigned long long)os.delivered,
-	       (unsigned long long)(os.received - os.delivered));
+	printf("pipeline %s %s: %ld events in %.3f s = %.0f events/s; cpu %.3f s (%.0f ns/event); "
+	       "delivered %llu, dropped %llu",
+	       format, durability, n, wall, n / wall, cpu, cpu * 1e9 / n,
+	       (unsigned long long)os.delivered, (unsigned long long)(os.received - os.delivered));
+	if (os.durable)
+		printf("; persisted %llu (%.1f MB) in %llu fdatasyncs (sync_ms %s)",
+		       (unsigned long long)os.persisted, os.persisted_bytes / 1e6,
+		       (unsigned long long)os.syncs, sync_ms);
+	printf("\n");
 	nm_pipeline_destroy(p);
 	nm_config_free(cfg);
 	unlink(path);
-	if (argc <= 3)
+	if (path == own) {
+		DIR *d = opendir(spool);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		if (d)
+			closedir(d);
+		rmdir(spool);
 		rmdir(dir);
+	}
 	return os.delivered == (unsigned long long)n ? 0 : 1;
 }

@@ -11,17 +11,23 @@ was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'kill $A 2>/dev/null; sysctl -qw kernel.bpf_stats_enabled=$was; rm -rf "$T"' EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
 printf 'sinks = ();\ncontrol = { enabled = false; };\n' >"$T/agent.conf"
+# other agents may be running: only the programs this one loads are reported
+bpftool prog show | sed -n 's/^\([0-9]*\): .*/\1/p' >"$T/before"
 taskset -c 0 "$B/src/ebpf-netmon" -c "$T/agent.conf" >/dev/null 2>"$T/log" &
 A=$!
 for _ in $(seq 1 100); do grep -q "running:" "$T/log" && break; sleep 0.05; done
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 taskset -c 1 "$B/tests/helpers/nm-connect" -d "$SECS" -p "$PORT"
 bpftool prog show >"$T/progs"
-/usr/bin/python3 - "$T/progs" <<'PY'
+/usr/bin/python3 - "$T/progs" "$T/before" <<'PY'
 import re, sys
 txt = open(sys.argv[1]).read()
-for m in re.finditer(r"name (nm_\w+).*?run_time_ns (\d+) run_cnt (\d+)", txt, re.S):
-    name, t, c = m.group(1), int(m.group(2)), int(m.group(3))
-    if c:
-        print(f"  {name:20s} {c:9d} runs  {t / c:6.0f} ns per run")
+before = set(open(sys.argv[2]).read().split())
+# one block per program; bpftool leaves run_time_ns out of a program that never ran
+for block in re.split(r"\n(?=\d+: )", txt):
+    m = re.match(r"(\d+): .*?name (nm_\w+)", block)
+    s = re.search(r"run_time_ns (\d+) run_cnt (\d+)", block)
+    if m and s and m.group(1) not in before and int(s.group(2)):
+        t, c = int(s.group(1)), int(s.group(2))
+        print(f"  {m.group(2):20s} {c:9d} runs  {t / c:6.0f} ns per run")
 PY

@@ -62,7 +62,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	kill -TERM $AGENT_PID; wait $AGENT_PID
 	ratio "ebpf-netmon, both programs, JSON file" "$rate" "$base"
 	total=$(cat "$T/last")
-	got=$(grep -c "\"command\":\"$comm\"" "$T/events.ndjson")
+	got=$(grep -c "\"type\":\"connection\",.*\"command\":\"$comm\"" "$T/events.ndjson")
 	drops=$(grep -c "\"destination_port\":$PORT,.*\"interface\"" "$T/events.ndjson")
 	lost=$(grep '"type":"loss"' "$T/events.ndjson" | sed -n 's/.*"lost_total":\([0-9]*\).*/\1/p' | sort -n | tail -1)
 	echo "    captured: $got connection events, $drops packet drops for $total connects; loss reported: ${lost:-0}"

@@ -32,7 +32,8 @@ def main():
         if not cond:
             errors.append(msg)
 
-    common = ["id", "seq", "type", "host", "timestamp_ns", "time", "pid", "tid", "uid", "command", "cgroup_id"]
+    common = ["id", "seq", "type", "host", "timestamp_ns", "time", "pid", "tid", "uid", "command", "cgroup_id",
+              "cgroup", "container_id", "container_runtime", "systemd_unit"]
     for e in evs:
         missing = [k for k in common if k not in e]
         expect(not missing, f"event {e.get('seq')} lacks {missing}")

@@ -51,6 +51,11 @@ refused group "'group' = \"nm-no-such-group\": no such group" \
 	"control = { socket = \"$T/run/g.sock\"; group = \"nm-no-such-group\"; };"
 refused admin_group "'admin_group' = \"nm-no-such-group\": no such group" \
 	"control = { socket = \"$T/run/a.sock\"; admin_group = \"nm-no-such-group\"; };"
+# who the agent runs as once loaded: a start refuses them before dropping anything
+refused user "'user' = \"nm-no-such-user\": no such user" 'user = "nm-no-such-user";'
+refused run_group "'group' = \"nm-no-such-group\": no such group" 'user = "nobody";' \
+	'group = "nm-no-such-group";'
+refused user_dir "is owned by uid 0, but the agent runs as nobody once loaded" 'user = "nobody";'
 printf 'sinks = ( { name = "f"; type = "file"; path = "%s/x/e.ndjson"; } );\n' "$T/notdir" \
 	>"$T/path.conf"
 refused path "'path' = \"$T/notdir/x/e.ndjson\" cannot be created: $T/notdir is not a directory"

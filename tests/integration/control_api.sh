@@ -36,7 +36,9 @@ wait_count $N "type=connection&command=$COMM"
 get /health >"$T/h.json"
 jq -e '.status == "ok" and (.uptime_seconds | type == "number") and .version != null and
 	([.programs[].name] | sort == ('"$PROGRAMS_JSON"' | sort)) and
-	(.programs | all(.attached and .loaded and .healthy)) and
+	(.programs | all(.healthy and if .enabled then .attached and .loaded
+		else (.attached or .loaded) | not end)) and
+	([.programs[] | select(.enabled)] | length == '$NRUNNING') and
 	(.sinks | length == 1 and .[0].name == "f" and .[0].healthy)' "$T/h.json" >/dev/null ||
 	fail "/health: $(cat "$T/h.json")"
 

@@ -7,7 +7,7 @@ PORT=$(closed_port)
 # file_conf PATH [SINK_KEYS]: $T/agent.conf with the file sink "f" at PATH and the control socket.
 file_conf() {
 	cat >"$T/agent.conf" <<CONF
-programs = { packet_drop = { enabled = false; }; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
 sinks = ( { name = "f"; type = "file"; format = "json"; path = "$1"; ${2:-} } );
 control = { socket = "$SOCK"; };
 CONF

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/file_lib.sh"
 
 cat >"$T/agent.conf" <<CONF
-programs = { packet_drop = { enabled = false; }; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
 sinks = (
   { name = "f"; type = "file"; format = "json"; path = "$T/gz/ev.ndjson"; mode = "0640";
     dir_mode = "0700"; rotate_bytes = 65536; rotate_keep = 1000; compress = true; },

@@ -7,7 +7,7 @@ PORT=$(closed_port)
 COMM=$(unique_comm rot)
 
 cat >"$T/agent.conf" <<CONF
-programs = { packet_drop = { enabled = false; }; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
 sinks = ( { name = "f"; type = "file"; format = "json"; path = "$T/ev.ndjson";
             rotate_bytes = 65536; rotate_keep = 1000; compress = true; } );
 control = { enabled = false; };
@@ -48,7 +48,7 @@ grep -q "${COMM}h" "$T/moved.ndjson" && fail "events after SIGHUP went to the mo
 
 # rotate_keep bounds the number of rotated files
 cat >"$T/keep.conf" <<CONF
-programs = { packet_drop = { enabled = false; }; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
 sinks = ( { name = "f"; type = "file"; format = "json"; path = "$T/k.ndjson";
             rotate_bytes = 16384; rotate_keep = 2; } );
 control = { enabled = false; };

@@ -8,14 +8,15 @@ command -v kcat >/dev/null 2>&1 || apt-get install -y -q kcat >/dev/null 2>&1 ||
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
 [ -x "$KAFKA_MOCK" ] || fail "$KAFKA_MOCK not built"
 
-# start_kafka [TOPIC...]: a one-broker mock cluster; sets $KAFKA_PID and $BOOTSTRAP.
+# start_kafka [TOPIC...]: a one-broker mock cluster ($KAFKA_PARTITIONS partitions, 3); sets
+# $KAFKA_PID and $BOOTSTRAP.
 start_kafka() {
 	args=
 	for t in "$@"; do args="$args -t $t"; done
 	rm -f "$T/kafka.boot" "$T/kafka.cmd"
 	mkfifo -m 0600 "$T/kafka.cmd" || fail "cannot create the mock cluster's command pipe"
 	# shellcheck disable=SC2086
-	"$KAFKA_MOCK" -p 3 -c "$T/kafka.cmd" $args >"$T/kafka.boot" 2>"$T/kafka.log" &
+	"$KAFKA_MOCK" -p "${KAFKA_PARTITIONS:-3}" -c "$T/kafka.cmd" $args >"$T/kafka.boot" 2>"$T/kafka.log" &
 	KAFKA_PID=$!
 	echo "kill -KILL $KAFKA_PID" >"$T/kafka.cleanup"
 	wait_for test -s "$T/kafka.boot" || fail "mock Kafka cluster did not start"
@@ -54,7 +55,7 @@ PY
 
 # Config lines for tests: only connection events (our traffic), a big ring so that
 # other processes' bursts on a shared machine do not cost our events in the kernel.
-QUIET_PROGRAMS='programs = { packet_drop = { enabled = false; }; connection = { ring_size = 33554432; }; };'
+QUIET_PROGRAMS='programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; connection = { ring_size = 33554432; }; };'
 
 # wait_count SECONDS WANT CMD...: until CMD prints a number >= WANT.
 wait_count() {

@@ -10,6 +10,7 @@ start_broker
 subscribe "$T/sub.out" 'nm/#'
 cat >"$T/agent.conf" <<CONF
 host = "edge-17";
+programs = { tcp_lifecycle = { enabled = false; }; }; # connection events only: one per connect
 control = { socket = "$T/control.sock"; };
 sinks = (
   { name = "truth"; type = "file"; format = "json"; path = "$T/events.ndjson"; },

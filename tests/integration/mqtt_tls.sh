@@ -49,7 +49,7 @@ sleep 0.5
 
 write_conf() { # write_conf CA_FILE
 	cat >"$T/agent.conf" <<CONF
-programs = { packet_drop = { enabled = false; }; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
 control = { socket = "$T/ctl.sock"; };
 sinks = ( { name = "edge"; type = "mqtt"; format = "json"; host = "127.0.0.1"; port = $MQTT_PORT;
             topic = "tls/\${type}"; ca_file = "$1"; queue = { max_events = 1000; }; } );

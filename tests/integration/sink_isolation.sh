@@ -13,7 +13,7 @@ stats() { curl -sS --unix-socket "$SOCK" http://localhost/api/stats; }
 
 # 1. drop_newest on the dead sink: the file sink still gets everything, the dead one counts.
 cat >"$T/drop.conf" <<CONF
-programs = { packet_drop = { enabled = false; }; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
 sinks = (
   { name = "file"; type = "file"; format = "json"; path = "$T/events.ndjson"; },
   { name = "dead"; type = "mqtt"; format = "json"; host = "127.0.0.1"; port = $DEAD;
@@ -39,7 +39,7 @@ grep '"type":"loss"' "$T/events.ndjson" | grep -q '"where":"dead","reason":"queu
 
 # 2. block on the dead sink: the reader stops, the kernel's ring fills and counts what it drops.
 cat >"$T/block.conf" <<CONF
-programs = { packet_drop = { enabled = false; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; };
              connection = { ring_size = 65536; wakeup_bytes = 16384; }; };
 sinks = ( { name = "dead"; type = "mqtt"; format = "json"; host = "127.0.0.1"; port = $DEAD;
             queue = { max_events = 50; when_full = "block"; }; } );

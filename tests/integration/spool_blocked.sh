@@ -43,7 +43,7 @@ mkfs.ext4 -q -F "$LOOP" >/dev/null 2>&1 && mount "$LOOP" "$MNT" ||
 cat >"$T/agent.conf" <<CONF
 control = { socket = "$SOCK"; };
 shutdown_timeout_ms = 500;
-programs = { packet_drop = { enabled = false; };
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; };
              connection = { ring_size = 4194304; }; };
 sinks = (
   { name = "truth"; type = "file"; format = "json"; path = "$T/events.ndjson"; },

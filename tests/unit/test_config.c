@@ -136,7 +136,38 @@ static const struct {
 	{"control = { enabled = false;\n  admin_group = \"nm-no-such-group\"; };\n", 2,
 	 "'admin_group' = \"nm-no-such-group\": no such group; name an existing group (getent "
 	 "group) or a numeric gid"},
+	/* who the agent runs as once loaded (src/privs.c) */
+	{"user = \"nm-no-such-user\";\n", 1,
+	 "'user' = \"nm-no-such-user\": no such user; name an existing user (getent passwd) or a "
+	 "numeric uid"},
+	{"user = \"nobody\";\ngroup = \"nm-no-such-group\";\n", 2,
+	 "'group' = \"nm-no-such-group\": no such group; name an existing group (getent group) or "
+	 "a numeric gid"},
+	{"user = \"\";\n", 1, "'user' is empty; leave it out to keep running as uid 0"},
+	{"group = \"\";\n", 1, "'group' is empty; leave it out for the user's primary group"},
+	{"user = \"4000000123\";\n", 1,
+	 "'user' = \"4000000123\" has no passwd entry to take a group from; add group = \"...\";"},
+	{"user = \"nobody\"; group = \"nogroup\";\ncontrol = { group = \"root\"; };\n", 2,
+	 "'group' = \"root\": the agent runs as nobody:nogroup once loaded and gives its socket "
+	 "its own group; name \"nogroup\" (its members may query), or leave 'group' out"},
+	{"user = \"nobody\"; group = \"nogroup\"; control = { enabled = false; };\n"
+	 "sinks = ( { name = \"a\"; type = \"file\";\n  path = \"/etc/events.json\"; } );\n",
+	 3,
+	 "'path': directory /etc is owned by uid 0, but the agent runs as nobody once loaded and "
+	 "creates files in it: chown nobody:nogroup /etc, or name a directory the agent creates"},
 	{"control = { socket = \"\"; };\n", 1, "'socket' must be a path of 1 to 107 bytes"},
+	/* the metrics listener: literal ADDRESS:PORT, and only with the control server */
+	{"metrics = {\n  listen = \"localhost:9464\"; };\n", 2,
+	 "'listen' = \"localhost:9464\" is not ADDRESS:PORT with a literal address, such as "
+	 "\"127.0.0.1:9464\" or \"[::1]:9464\""},
+	{"metrics = { listen = \"127.0.0.1:65536\"; };\n", 1,
+	 "'listen' = \"127.0.0.1:65536\" is not ADDRESS:PORT with a literal address, such as "
+	 "\"127.0.0.1:9464\" or \"[::1]:9464\""},
+	{"metrics = { listen = \"::1:9464\"; };\n", 1,
+	 "'listen' = \"::1:9464\" is not ADDRESS:PORT with a literal address, such as "
+	 "\"127.0.0.1:9464\" or \"[::1]:9464\""},
+	{"control = { enabled = false; };\nmetrics = { listen = \"127.0.0.1:9464\"; };\n", 2,
+	 "'listen': the metrics are served by the control server: enable 'control'"},
 	{"control = { socket = \"/etc/passwd/s.sock\"; };\n", 1,
 	 "'socket' = \"/etc/passwd/s.sock\" cannot be created: /etc/passwd is not a directory"},
 	{"control = { socket = \"/etc/passwd\"; };\n", 1,
@@ -386,10 +417,15 @@ static void test_defaults(void)
 	CHECK_EQ_STR(c->control.socket, NM_DEFAULT_SOCKET);
 	CHECK(c->control.enabled);
 	CHECK(c->host != NULL && c->host[0]);
+	/* each program as its type says; the seed's two always, tcp_reset not (its cost) */
 	for (size_t i = 0; i < c->nprograms; i++)
-		CHECK(c->programs[i].common.enabled);
+		CHECK(c->programs[i].common.enabled == c->programs[i].type->enabled_by_default);
+	pc = nm_config_program(c, "packet_drop");
+	CHECK(pc != NULL && pc->common.enabled);
+	pc = nm_config_program(c, "tcp_reset");
+	CHECK(pc != NULL && !pc->common.enabled);
 	pc = nm_config_program(c, "connection");
-	CHECK(pc != NULL && pc->common.ring_size == 2097152);
+	CHECK(pc != NULL && pc->common.enabled && pc->common.ring_size == 2097152);
 	nm_config_free(c);
 
 	c = load(

@@ -138,14 +138,17 @@ static void test_json_shape(void)
 		     "{\"id\":\"0123456789abcdef-000000000000002a\",\"seq\":42,\"type\":\"sample\","
 		     "\"host\":\"edge-17\",\"timestamp_ns\":123456789,"
 		     "\"time\":\"2025-11-25T13:30:39.123456789Z\",\"pid\":7,\"tid\":8,\"uid\":0,"
-		     "\"command\":\"curl\",\"cgroup_id\":99,\"negative\":-111,"
+		     "\"command\":\"curl\",\"cgroup_id\":99,\"cgroup\":null,\"container_id\":null,"
+		     "\"container_runtime\":null,\"systemd_unit\":null,\"negative\":-111,"
 		     "\"big\":18446744073709551615,\"flag\":true,\"raw\":\"curl\"}");
 	/* no task: process fields are null, never zero */
 	ev.has_task = false;
 	nm_event_encode(&ev, NM_FORMAT_JSON, &out);
 	nm_buf_putc(&out, '\0');
 	CHECK(strstr((const char *)out.data, "\"pid\":null,\"tid\":null,\"uid\":null,"
-					     "\"command\":null,\"cgroup_id\":null") != NULL);
+					     "\"command\":null,\"cgroup_id\":null,\"cgroup\":null,"
+					     "\"container_id\":null,\"container_runtime\":null,"
+					     "\"systemd_unit\":null,") != NULL);
 	nm_buf_free(&out);
 }
 

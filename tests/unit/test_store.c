@@ -200,7 +200,7 @@ static void test_stream(void)
 	sub3 = nm_store_subscribe(s, &f, 1000, on_wake, NULL);
 	CHECK(sub3 == NULL && errno == ENOSPC); /* max_subs is 2 */
 
-	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, NULL, NULL, &dropped), 0); /* arms */
+	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, &dropped), 0); /* arms */
 	make(&ev, &type_b, 1, "me", 1);
 	nm_store_add(s, &ev); /* not for sub */
 	CHECK_EQ_INT(wakes, 0);
@@ -209,11 +209,11 @@ static void test_stream(void)
 		nm_store_add(s, &ev);
 	}
 	CHECK_EQ_INT(wakes, 1); /* once per arming */
-	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, NULL, NULL, &dropped), 4);
+	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, &dropped), 4);
 	CHECK_EQ_INT(dropped, 2);
 	CHECK_EQ_INT(out[0].seq, ev.seq - 5);
 	CHECK_EQ_INT(out[3].seq, ev.seq - 2);
-	CHECK_EQ_INT(nm_store_sub_next(s, sub2, out, 8, NULL, NULL, &dropped), 7);
+	CHECK_EQ_INT(nm_store_sub_next(s, sub2, out, 8, &dropped), 7);
 	CHECK_EQ_INT(dropped, 0);
 	nm_store_get_stats(s, &st);
 	CHECK_EQ_INT(st.subscribers, 2);
@@ -222,10 +222,10 @@ static void test_stream(void)
 
 	/* Closing wakes the waiting and ends them once they are drained. */
 	wakes = 0;
-	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, NULL, NULL, &dropped), 0);
+	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, &dropped), 0);
 	nm_store_close(s);
 	CHECK_EQ_INT(wakes, 1);
-	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, NULL, NULL, &dropped), -ESHUTDOWN);
+	CHECK_EQ_INT(nm_store_sub_next(s, sub, out, 8, &dropped), -ESHUTDOWN);
 	nm_store_unsubscribe(s, sub);
 	nm_store_get_stats(s, &st);
 	CHECK_EQ_INT(st.subscribers, 1);
