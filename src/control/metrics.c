@@ -40,25 +40,16 @@ struct prom {
 
 /* Numbers that are a level, not a running count (the rest are counters, with _total). */
 static const char *const gauges[] = {
-	"uptime_seconds",
-	"capacity",
-	"stored",
-	"connections",
-	"max_clients",
-	"max_clients_per_uid",
-	"stream_clients",
-	"stream_queue_events",
-	"queued",
-	"in_flight",
-	"queued_bytes",
-	"spool_pending",
-	"spool_bytes",
-	"healthy",
-	"enabled",
-	"loaded",
-	"attached",
-	"pid",
-	NULL,
+	"uptime_seconds", "capacity",
+	"stored",	  "connections",
+	"max_clients",	  "max_clients_per_uid",
+	"stream_clients", "stream_queue_events",
+	"queued",	  "in_flight",
+	"queued_bytes",	  "spool_pending",
+	"spool_bytes",	  "healthy",
+	"enabled",	  "loaded",
+	"attached",	  "pid",
+	"unsynced",	  NULL,
 };
 
 static bool is_gauge(const char *key)
