@@ -122,6 +122,10 @@ struct cg_entry {
 	uint64_t id;	  /* 0: empty slot */
 	int64_t retry_ms; /* unresolved: look again after this */
 	char *path;	  /* "/system.slice/x.service", or NULL while unresolved */
+	/* what the path shows, parsed once when it is cached: offsets into path, -1 for none */
+	const char *runtime;
+	int16_t container_at, unit_at;
+	uint16_t unit_len;
 };
 
 struct nm_cgroups {
@@ -224,7 +228,8 @@ static struct cg_entry *slot_of(struct nm_cgroups *cg, uint64_t id)
 static void remember(struct nm_cgroups *cg, uint64_t id, const char *path)
 {
 	struct cg_entry *e = slot_of(cg, id);
-	char *copy;
+	char container[ID_LEN + 1], unit[256], *copy;
+	const char *at;
 
 	if (e->id == id && e->path && !strcmp(e->path, path))
 		return;
@@ -232,7 +237,17 @@ static void remember(struct nm_cgroups *cg, uint64_t id, const char *path)
 	if (!copy)
 		return;
 	free(e->path);
-	*e = (struct cg_entry){.id = id, .path = copy};
+	*e = (struct cg_entry){.id = id, .path = copy, .container_at = -1, .unit_at = -1};
+	nm_cgroup_parse(copy, container, sizeof(container), &e->runtime, unit, sizeof(unit));
+	/* the parsed parts are the path's own bytes: keep where they stand (the same text if twice) */
+	if (*container && (at = strstr(copy, container)) && at - copy <= INT16_MAX)
+		e->container_at = (int16_t)(at - copy);
+	if (*unit && (at = strstr(copy, unit)) && at - copy <= INT16_MAX) {
+		e->unit_at = (int16_t)(at - copy);
+		e->unit_len = (uint16_t)strlen(unit);
+	}
+	if (!*e->runtime)
+		e->runtime = NULL;
 }
 
 /* /proc/PID/cgroup's v2 line, checked against @id (the task may have moved or gone). */
@@ -350,9 +365,7 @@ void nm_cgroup_write_none(struct nm_writer *w)
 void nm_cgroup_write(uint64_t id, pid_t pid, struct nm_writer *w)
 {
 	struct nm_cgroups *cg = cgroups;
-	char container[ID_LEN + 1], unit[256];
 	const struct cg_entry *e;
-	const char *runtime;
 
 	if (!cg || !id) {
 		nm_cgroup_write_none(w);
@@ -360,19 +373,23 @@ void nm_cgroup_write(uint64_t id, pid_t pid, struct nm_writer *w)
 	}
 	pthread_mutex_lock(&cg->lock);
 	e = lookup(cg, id, pid);
-	if (e->path) {
-		nm_cgroup_parse(e->path, container, sizeof(container), &runtime, unit,
-				sizeof(unit));
-		nm_w_cstr(w, "cgroup", e->path); /* copied by the writer, under the lock */
-	} else {
-		container[0] = unit[0] = '\0';
-		runtime = "";
-		nm_w_null(w, "cgroup");
+	/* the writer copies the bytes: nothing of the cache leaves the lock */
+	if (!e->path) {
+		pthread_mutex_unlock(&cg->lock);
+		nm_cgroup_write_none(w);
+		return;
 	}
+	nm_w_cstr(w, "cgroup", e->path);
+	if (e->container_at >= 0)
+		nm_w_str(w, "container_id", e->path + e->container_at, ID_LEN);
+	else
+		nm_w_null(w, "container_id");
+	write_or_null(w, "container_runtime", e->runtime);
+	if (e->unit_at >= 0)
+		nm_w_str(w, "systemd_unit", e->path + e->unit_at, e->unit_len);
+	else
+		nm_w_null(w, "systemd_unit");
 	pthread_mutex_unlock(&cg->lock);
-	write_or_null(w, "container_id", container);
-	write_or_null(w, "container_runtime", runtime);
-	write_or_null(w, "systemd_unit", unit);
 }
 
 int nm_cgroups_start(void)

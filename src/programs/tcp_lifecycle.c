@@ -82,18 +82,6 @@ static const char *outcome_name(uint8_t outcome)
 	}
 }
 
-/* The kernel's TCP state names (include/net/tcp_states.h), as ss(8) spells them. */
-static const char *state_name(uint8_t state)
-{
-	static const char *const names[] = {
-		[1] = "ESTABLISHED", [2] = "SYN_SENT",	[3] = "SYN_RECV", [4] = "FIN_WAIT1",
-		[5] = "FIN_WAIT2",   [6] = "TIME_WAIT", [7] = "CLOSE",	  [8] = "CLOSE_WAIT",
-		[9] = "LAST_ACK",    [10] = "LISTEN",	[11] = "CLOSING", [12] = "NEW_SYN_RECV",
-	};
-
-	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "UNKNOWN";
-}
-
 static void w_opt_u64(struct nm_writer *w, const char *key, uint64_t v, bool known)
 {
 	if (known)
@@ -132,7 +120,7 @@ static void tcp_lifecycle_write(const struct nm_event *ev, struct nm_writer *w)
 	w_opt_u64(w, "duration_ns", r->duration_ns, close && (r->lc_flags & NM_TCPL_F_DURATION));
 	w_opt_u64(w, "bytes_sent", r->bytes_sent, bytes && (r->lc_flags & NM_TCPL_F_SENT_KNOWN));
 	w_opt_u64(w, "bytes_received", r->bytes_received, bytes);
-	nm_w_cstr(w, "previous_state", state_name(r->old_state));
+	nm_w_cstr(w, "previous_state", nm_tcp_state_name(r->old_state));
 	nm_w_u64(w, "socket_cookie", r->socket_cookie);
 	nm_w_u64(w, "netns", r->netns);
 }
