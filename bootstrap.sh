@@ -93,6 +93,21 @@ fuzz() {
 	FAILED=$((FAILED + ${f:-0}))
 }
 
+# distcheck DIR: the release tarball builds, installs and uninstalls out of tree (the suite already
+# ran: TESTS= builds its programs only); one test in the sums.
+distcheck() {
+	dir=$1
+	say "make distcheck in $dir"
+	if (cd "$dir" && make -j"$JOBS" distcheck TESTS=) >"$dir/distcheck.log" 2>&1; then
+		echo "PASS: distcheck" >&2
+		PASSED=$((PASSED + 1))
+	else
+		echo "FAIL: distcheck (see $dir/distcheck.log)" >&2
+		tail -20 "$dir/distcheck.log" >&2
+		FAILED=$((FAILED + 1))
+	fi
+}
+
 case "${1:-}" in
 deps)
 	deps
@@ -109,6 +124,7 @@ check)
 	PASSED=0 FAILED=0 SKIPPED=0
 	build "$SRC/_build"
 	suite "$SRC/_build"
+	distcheck "$SRC/_build"
 	san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	build "$SRC/_build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
 	export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
@@ -122,7 +138,7 @@ check)
 	suite "$SRC/_build-shared" TESTS="tests/integration/sink_module.sh \
 		tests/integration/kafka_basic.sh tests/integration/mqtt_basic.sh"
 	echo "(every test ran twice, plain and under ASan+UBSan; the sink tests once more with shared modules;"
-	echo " each fuzzer ${FUZZ_SECONDS:-60} s, one test each)"
+	echo " each fuzzer ${FUZZ_SECONDS:-60} s, one test each; make distcheck one test)"
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" = 0 ]
 	;;

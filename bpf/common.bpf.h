@@ -56,6 +56,171 @@ const volatile __u64 nm_wakeup_bytes = 128 * 1024;
 		__r;                                                                               \
 	})
 
+/*
+ * The program's filter (record.h). A program without one pays the load of
+ * nm_filter_state and a branch; src/filter.c fills the sets and switches the
+ * state. Entries are allocated as they are added (BPF_F_NO_PREALLOC), so an
+ * unused filter holds no memory.
+ */
+__u64 nm_filter_state;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NM_FILTER_SET_MAX);
+	__type(key, struct nm_filter_key);
+	__type(value, __u8);
+} nm_filter_set SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NM_FILTER_CIDR_MAX);
+	__type(key, struct nm_filter_cidr_key);
+	__type(value, __u8);
+} nm_filter_cidr SEC(".maps");
+
+/* The state, read once per event so that every test of one event sees one generation. */
+static __always_inline __u64 nm_filter_load(void)
+{
+	return *(volatile __u64 *)&nm_filter_state;
+}
+
+/*
+ * Whether the entry @v (NULL: the value is not in any list, or the event has
+ * no such value) refuses the event, for a dimension with the list bits @bits.
+ */
+static __always_inline bool nm_filter_verdict(__u64 bits, const __u8 *v)
+{
+	__u8 m = v ? *v : 0;
+
+	if (m & NM_FILTER_V_EXCLUDE)
+		return true;
+	return (bits & 1) && !(m & NM_FILTER_V_INCLUDE);
+}
+
+static __always_inline __u64 nm_filter_bits(__u64 st, __u32 dim)
+{
+	return (st >> (2 * dim)) & 3;
+}
+
+static __always_inline __u32 nm_filter_gen_dim(__u64 st, __u32 dim)
+{
+	return (__u32)(st >> 63) << 8 | dim;
+}
+
+static __always_inline bool nm_filter_u32(__u64 st, __u32 dim, __u32 val)
+{
+	__u64 bits = nm_filter_bits(st, dim);
+	struct nm_filter_key k = {.gen_dim = nm_filter_gen_dim(st, dim)};
+
+	if (!bits)
+		return false;
+	__builtin_memcpy(k.v, &val, sizeof(val));
+	return nm_filter_verdict(bits, bpf_map_lookup_elem(&nm_filter_set, &k));
+}
+
+static __always_inline bool nm_filter_u64(__u64 st, __u32 dim, __u64 val)
+{
+	__u64 bits = nm_filter_bits(st, dim);
+	struct nm_filter_key k = {.gen_dim = nm_filter_gen_dim(st, dim)};
+
+	if (!bits)
+		return false;
+	__builtin_memcpy(k.v, &val, sizeof(val));
+	return nm_filter_verdict(bits, bpf_map_lookup_elem(&nm_filter_set, &k));
+}
+
+static __always_inline bool nm_filter_comm(__u64 st, const char *comm)
+{
+	__u64 bits = nm_filter_bits(st, NM_FD_COMMAND);
+	struct nm_filter_key k = {.gen_dim = nm_filter_gen_dim(st, NM_FD_COMMAND)};
+
+	if (!bits)
+		return false;
+	if (comm)
+		__builtin_memcpy(k.v, comm, NM_COMM_LEN);
+	else
+		bpf_get_current_comm(k.v, sizeof(k.v));
+	return nm_filter_verdict(bits, bpf_map_lookup_elem(&nm_filter_set, &k));
+}
+
+/*
+ * The task dimensions for an event with no task: it has no pid, uid, cgroup
+ * or command, so it is in no list: an include list refuses it, an exclude
+ * list lets it pass.
+ */
+static __always_inline bool nm_filter_no_task(__u64 st)
+{
+	for (__u32 d = NM_FD_PID; d <= NM_FD_COMMAND; d++)
+		if (nm_filter_verdict(nm_filter_bits(st, d), NULL))
+			return true;
+	return false;
+}
+
+/* The task dimensions for the current task, each read only when its lists are set. */
+static __always_inline bool nm_filter_current(__u64 st)
+{
+	if (!(st & NM_FILTER_TASK))
+		return false;
+	return nm_filter_u32(st, NM_FD_PID, bpf_get_current_pid_tgid() >> 32) ||
+	       nm_filter_u32(st, NM_FD_UID, (__u32)bpf_get_current_uid_gid()) ||
+	       ((st & (3ULL << (2 * NM_FD_CGROUP))) &&
+		nm_filter_u64(st, NM_FD_CGROUP, bpf_get_current_cgroup_id())) ||
+	       nm_filter_comm(st, NULL);
+}
+
+/* The task dimensions for a task remembered by the program (@comm: NM_COMM_LEN bytes). */
+static __always_inline bool nm_filter_task(__u64 st, __u32 pid, __u32 uid, __u64 cgroup_id,
+					   const char *comm)
+{
+	if (!(st & NM_FILTER_TASK))
+		return false;
+	return nm_filter_u32(st, NM_FD_PID, pid) || nm_filter_u32(st, NM_FD_UID, uid) ||
+	       nm_filter_u64(st, NM_FD_CGROUP, cgroup_id) || nm_filter_comm(st, comm);
+}
+
+/*
+ * The destination dimensions: @daddr is 16 bytes (an IPv4 address in the
+ * first 4), @dport in host order. What the event does not know (@family not
+ * IPv4/IPv6, !@port_known) is in no list.
+ */
+static __always_inline bool nm_filter_dest(__u64 st, __u16 family, const __u8 *daddr, __u16 dport,
+					   bool port_known)
+{
+	struct nm_filter_cidr_key k = {};
+	__u64 bits;
+
+	if (!(st & NM_FILTER_ADDR))
+		return false;
+	bits = nm_filter_bits(st, NM_FD_PORT);
+	if (bits &&
+	    (port_known ? nm_filter_u32(st, NM_FD_PORT, dport) : nm_filter_verdict(bits, NULL)))
+		return true;
+	bits = nm_filter_bits(st, NM_FD_CIDR);
+	if (!bits)
+		return false;
+	if (family != AF_INET && family != AF_INET6)
+		return nm_filter_verdict(bits, NULL);
+	k.gen = (__u8)(st >> 63);
+	if (family == AF_INET) {
+		k.family = 4;
+		k.prefixlen = 16 + 32;
+		__builtin_memcpy(k.addr, daddr, 4);
+	} else {
+		k.family = 6;
+		k.prefixlen = 16 + 128;
+		__builtin_memcpy(k.addr, daddr, 16);
+	}
+	return nm_filter_verdict(bits, bpf_map_lookup_elem(&nm_filter_cidr, &k));
+}
+
+/* A drop reason, for packet_drop. */
+static __always_inline bool nm_filter_reason(__u64 st, __u32 reason)
+{
+	return nm_filter_u32(st, NM_FD_REASON, reason);
+}
+
 static __always_inline void nm_fill_task(struct nm_record_hdr *hdr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();

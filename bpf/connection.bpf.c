@@ -46,6 +46,7 @@ int nm_connect_enter(struct trace_event_raw_sys_enter *ctx)
 		struct sockaddr_in sin;
 		struct sockaddr_in6 sin6;
 	} sa;
+	__u64 st;
 	int rc;
 
 	/* One user-memory read of the largest address the length allows. */
@@ -63,6 +64,22 @@ int nm_connect_enter(struct trace_event_raw_sys_enter *ctx)
 	    : sa.family == AF_INET6 ? addrlen < sizeof(sa.sin6)
 				    : sa.family != AF_UNIX || !nm_trace_unix)
 		return 0; /* another family, or too short for its own: EINVAL from the kernel */
+
+	/*
+	 * Filtered here, at the enter: everything the filter looks at is known,
+	 * and the exit of a filtered call then finds no pending entry. sin_port
+	 * and sin6_port share their offset; an AF_UNIX address has no port.
+	 */
+	st = nm_filter_load();
+	if ((st & NM_FILTER_ACTIVE) &&
+	    (nm_filter_current(st) ||
+	     nm_filter_dest(st, sa.family,
+			    sa.family == AF_INET ? (const __u8 *)&sa.sin.sin_addr
+						 : (const __u8 *)&sa.sin6.sin6_addr,
+			    bpf_ntohs(sa.sin.sin_port), sa.family != AF_UNIX))) {
+		nm_count(&counters, NM_CNT_FILTERED);
+		return 0;
+	}
 
 	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);

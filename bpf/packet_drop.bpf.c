@@ -60,7 +60,19 @@ struct {
 	__type(value, __u8);
 } ignored_reasons SEC(".maps");
 
-static __always_inline void parse_headers(struct sk_buff *skb, struct nm_packet_drop_record *r)
+/* What the headers say, parsed before a reservation so that the filter can see the destination. */
+struct headers {
+	__u32 flags; /* NM_DROP_F_L3_PARSED, NM_DROP_F_L4_PARSED */
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 l4_proto;
+	__u8 pad[2];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+static __always_inline void parse_headers(struct sk_buff *skb, __u16 l3_proto, struct headers *h)
 {
 	unsigned char *head = skb->head;
 	__u16 nh = skb->network_header;
@@ -69,42 +81,53 @@ static __always_inline void parse_headers(struct sk_buff *skb, struct nm_packet_
 
 	if (nh == (__u16)~0U)
 		return;
-	if (r->d.l3_proto == ETH_P_IP) {
+	if (l3_proto == ETH_P_IP) {
 		struct iphdr ip;
 
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
 			return;
-		r->d.family = AF_INET;
-		__builtin_memcpy(r->d.saddr, &ip.saddr, 4);
-		__builtin_memcpy(r->d.daddr, &ip.daddr, 4);
+		h->family = AF_INET;
+		__builtin_memcpy(h->saddr, &ip.saddr, 4);
+		__builtin_memcpy(h->daddr, &ip.daddr, 4);
 		l4 = ip.protocol;
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + ip.ihl * 4;
-	} else if (r->d.l3_proto == ETH_P_IPV6) {
+	} else if (l3_proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return;
-		r->d.family = AF_INET6;
-		__builtin_memcpy(r->d.saddr, &ip6.saddr, 16);
-		__builtin_memcpy(r->d.daddr, &ip6.daddr, 16);
+		h->family = AF_INET6;
+		__builtin_memcpy(h->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(h->daddr, &ip6.daddr, 16);
 		l4 = ip6.nexthdr; /* extension headers are not walked */
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + sizeof(ip6);
 	} else {
 		return;
 	}
-	r->d.drop_flags |= NM_DROP_F_L3_PARSED;
-	r->d.l4_proto = l4;
+	h->flags |= NM_DROP_F_L3_PARSED;
+	h->l4_proto = l4;
 	if (l4 == IPPROTO_TCP || l4 == IPPROTO_UDP) {
 		__be16 ports[2];
 
 		if (bpf_probe_read_kernel(ports, sizeof(ports), head + th))
 			return;
-		r->d.sport = bpf_ntohs(ports[0]);
-		r->d.dport = bpf_ntohs(ports[1]);
-		r->d.drop_flags |= NM_DROP_F_L4_PARSED;
+		h->sport = bpf_ntohs(ports[0]);
+		h->dport = bpf_ntohs(ports[1]);
+		h->flags |= NM_DROP_F_L4_PARSED;
 	}
+}
+
+/*
+ * The filter's reason and task lists, before the headers are read: a drop in
+ * interrupt context has no task (its task dimensions match no list).
+ */
+static __always_inline bool filtered_early(__u64 st, bool irq, __u32 reason)
+{
+	if (nm_filter_reason(st, reason))
+		return true;
+	return irq ? nm_filter_no_task(st) : nm_filter_current(st);
 }
 
 SEC("tp_btf/kfree_skb")
@@ -113,10 +136,25 @@ int BPF_PROG(nm_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 {
 	__u32 key = (__u32)reason;
 	struct nm_packet_drop_record *r;
+	struct headers h = {};
 	struct net_device *dev;
+	__u16 l3_proto;
+	__u64 st;
+	bool irq;
 
 	if (bpf_map_lookup_elem(&ignored_reasons, &key))
 		return 0;
+
+	irq = in_irq_context();
+	st = nm_filter_load();
+	if ((st & NM_FILTER_ACTIVE) && filtered_early(st, irq, key))
+		goto filtered;
+	l3_proto = bpf_ntohs(skb->protocol);
+	parse_headers(skb, l3_proto, &h);
+	/* a packet that is not IP, or whose ports were not read, has no destination address or port */
+	if ((st & NM_FILTER_ADDR) &&
+	    nm_filter_dest(st, h.family, h.daddr, h.dport, h.flags & NM_DROP_F_L4_PARSED))
+		goto filtered;
 
 	r = nm_reserve(&events, &counters, struct nm_packet_drop_record, NM_REC_PACKET_DROP);
 	if (!r)
@@ -124,7 +162,7 @@ int BPF_PROG(nm_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 
 	__builtin_memset(&r->hdr.pid, 0,
 			 sizeof(*r) - __builtin_offsetof(struct nm_packet_drop_record, hdr.pid));
-	if (in_irq_context())
+	if (irq)
 		r->d.drop_flags |= NM_DROP_F_SOFTIRQ;
 	else
 		nm_fill_task(&r->hdr);
@@ -132,7 +170,14 @@ int BPF_PROG(nm_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 	r->d.location = (__u64)location;
 	r->d.reason = (__u32)reason;
 	r->d.len = skb->len;
-	r->d.l3_proto = bpf_ntohs(skb->protocol);
+	r->d.l3_proto = l3_proto;
+	r->d.drop_flags |= h.flags;
+	r->d.family = h.family;
+	r->d.l4_proto = h.l4_proto;
+	r->d.sport = h.sport;
+	r->d.dport = h.dport;
+	__builtin_memcpy(r->d.saddr, h.saddr, sizeof(r->d.saddr));
+	__builtin_memcpy(r->d.daddr, h.daddr, sizeof(r->d.daddr));
 	dev = skb->dev;
 	if (dev) {
 		r->d.ifindex = dev->ifindex;
@@ -144,7 +189,9 @@ int BPF_PROG(nm_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_re
 		if (sk)
 			r->d.netns = sk->__sk_common.skc_net.net->ns.inum;
 	}
-	parse_headers(skb, r);
 	nm_submit(&events, &counters, r);
+	return 0;
+filtered:
+	nm_count(&counters, NM_CNT_FILTERED);
 	return 0;
 }

@@ -50,7 +50,59 @@ enum nm_counter {
 	NM_CNT_RING_FULL,   /* bpf_ringbuf_reserve() failed: the record is lost, counted here */
 	NM_CNT_READ_ERROR, /* a kernel read failed; the record was still emitted with what was read */
 	NM_CNT_SUPPRESSED, /* not reported by design: a repeat the program aggregates in the kernel */
+	NM_CNT_FILTERED, /* refused by the program's filter before a ring reservation; not a loss */
 	NM_CNT_MAX,
+};
+
+/*
+ * The in-kernel filter (common.bpf.h tests it, src/filter.c fills it). Each
+ * dimension has an include and an exclude bit in the state word, which the
+ * programs read with one load; its high bit says which generation of the set
+ * entries is current, so user space writes a new filter beside the old one
+ * and switches with one store.
+ */
+enum nm_filter_dim {
+	NM_FD_PID = 0,
+	NM_FD_UID,
+	NM_FD_CGROUP,
+	NM_FD_COMMAND,
+	NM_FD_PORT,
+	NM_FD_CIDR,
+	NM_FD_REASON,
+	NM_FD_MAX,
+};
+
+#define NM_FILTER_INCLUDE(d) (1ULL << (2 * (d)))
+#define NM_FILTER_EXCLUDE(d) (2ULL << (2 * (d)))
+#define NM_FILTER_ACTIVE     ((1ULL << (2 * NM_FD_MAX)) - 1)
+#define NM_FILTER_GEN	     (1ULL << 63)
+#define NM_FILTER_TASK                                                                             \
+	(3ULL << (2 * NM_FD_PID) | 3ULL << (2 * NM_FD_UID) | 3ULL << (2 * NM_FD_CGROUP) |          \
+	 3ULL << (2 * NM_FD_COMMAND))
+#define NM_FILTER_ADDR (3ULL << (2 * NM_FD_PORT) | 3ULL << (2 * NM_FD_CIDR))
+
+/* Values of the set entries: a value in both lists is excluded. */
+#define NM_FILTER_V_INCLUDE 1
+#define NM_FILTER_V_EXCLUDE 2
+
+#define NM_FILTER_LIST_MAX 256 /* entries per list (pids, exclude_pids, ...) */
+/* both generations of every list of every dimension */
+#define NM_FILTER_SET_MAX  (2 * 2 * NM_FD_MAX * NM_FILTER_LIST_MAX)
+#define NM_FILTER_CIDR_MAX (2 * 2 * NM_FILTER_LIST_MAX)
+
+/* pid, uid, port, reason (u32), cgroup id (u64) or command (16 bytes) in v, zero-padded. */
+struct nm_filter_key {
+	__u32 gen_dim; /* generation << 8 | dimension */
+	__u32 pad;
+	__u8 v[16];
+};
+
+/* An LPM trie key: prefixlen counts the generation and family bytes too (16 + CIDR length). */
+struct nm_filter_cidr_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 family; /* 4 or 6 */
+	__u8 addr[16];
 };
 
 #endif

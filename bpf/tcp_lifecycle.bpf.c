@@ -148,6 +148,53 @@ static __always_inline void fill_endpoints(struct nm_tcp_lifecycle_record *r, co
 	r->t.dport = direction == NM_TCPL_DIR_INBOUND ? lport : rport;
 }
 
+/*
+ * The filter, on the owner the flow remembered (none: no task) and the
+ * destination as the event names it (an inbound connection's is the local end).
+ */
+static __always_inline bool filtered(const struct sock *sk, const struct tcp_sock *tp,
+				     const struct flow *f, __u8 direction)
+{
+	__u64 st = nm_filter_load();
+	__u8 addr[16] = {};
+	__u16 family, port;
+
+	if (!(st & NM_FILTER_ACTIVE))
+		return false;
+	if (f && f->owner.known ? nm_filter_task(st, f->owner.pid, f->owner.uid, f->owner.cgroup_id,
+						 f->owner.comm)
+				: nm_filter_no_task(st))
+		return true;
+	if (!(st & NM_FILTER_ADDR))
+		return false;
+	family = sk->__sk_common.skc_family;
+	if (direction == NM_TCPL_DIR_INBOUND) {
+		port = local_port(tp);
+		if (family == AF_INET) {
+			__u32 a = sk->__sk_common.skc_rcv_saddr;
+
+			__builtin_memcpy(addr, &a, 4);
+		} else {
+			struct in6_addr a = sk->__sk_common.skc_v6_rcv_saddr;
+
+			__builtin_memcpy(addr, &a, 16);
+		}
+	} else {
+		port = bpf_ntohs(sk->__sk_common.skc_dport);
+		if (family == AF_INET) {
+			__u32 a = sk->__sk_common.skc_daddr;
+
+			__builtin_memcpy(addr, &a, 4);
+		} else {
+			struct in6_addr a = sk->__sk_common.skc_v6_daddr;
+
+			__builtin_memcpy(addr, &a, 16);
+		}
+	}
+	return nm_filter_dest(st, family, addr, port, true);
+}
+
+/* A reserved record with the common fields, or NULL: the ring was full, or the filter refused. */
 static __always_inline struct nm_tcp_lifecycle_record *begin(const struct sock *sk,
 							     const struct tcp_sock *tp,
 							     __u64 cookie, const struct flow *f,
@@ -155,6 +202,10 @@ static __always_inline struct nm_tcp_lifecycle_record *begin(const struct sock *
 {
 	struct nm_tcp_lifecycle_record *r;
 
+	if (filtered(sk, tp, f, direction)) {
+		nm_count(&counters, NM_CNT_FILTERED);
+		return NULL;
+	}
 	r = nm_reserve(&events, &counters, struct nm_tcp_lifecycle_record, NM_REC_TCP_LIFECYCLE);
 	if (!r)
 		return NULL;

@@ -102,7 +102,14 @@ static __always_inline int emit(const struct flow_id *id, __u64 cookie, __u64 co
 				__u64 interval_ns, __u8 flags)
 {
 	struct nm_tcp_retransmit_record *r;
+	__u64 st = nm_filter_load();
 
+	/* refused, not lost: the count is not carried to a later event */
+	if ((st & NM_FILTER_ACTIVE) &&
+	    (nm_filter_no_task(st) || nm_filter_dest(st, id->family, id->daddr, id->dport, true))) {
+		nm_count(&counters, NM_CNT_FILTERED);
+		return 0;
+	}
 	r = nm_reserve(&events, &counters, struct nm_tcp_retransmit_record, NM_REC_TCP_RETRANSMIT);
 	if (!r)
 		return -1;

@@ -33,8 +33,9 @@ struct {
 
 /*
  * The first datagram from a socket to a destination is reported; repeats are
- * counted as suppressed. A record the ring had no room for is forgotten again,
- * so the next datagram to that destination retries it.
+ * counted as suppressed, and each datagram the filter refuses as filtered. A
+ * record the ring had no room for is forgotten again, so the next datagram to
+ * that destination retries it.
  */
 static __always_inline void report(struct bpf_sock_addr *ctx, struct destination_key *key,
 				   const __u16 family)
@@ -43,8 +44,16 @@ static __always_inline void report(struct bpf_sock_addr *ctx, struct destination
 	struct nm_udp_send_record *r;
 	struct bpf_sock *bsk = ctx->sk;
 	struct sock *sk = kctx->sk;
+	__u64 st = nm_filter_load();
 	__u8 seen = 1;
 
+	/* before the repeat test: a destination refused is not remembered as reported */
+	if ((st & NM_FILTER_ACTIVE) &&
+	    (nm_filter_current(st) ||
+	     nm_filter_dest(st, family, key->daddr, bpf_ntohs(key->dport), true))) {
+		nm_count(&counters, NM_CNT_FILTERED);
+		return;
+	}
 	key->socket_cookie = bpf_get_socket_cookie(ctx);
 	if (bpf_map_update_elem(&reported, key, &seen, BPF_NOEXIST) == -NM_EEXIST) {
 		nm_count(&counters, NM_CNT_SUPPRESSED);

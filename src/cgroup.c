@@ -356,6 +356,36 @@ static void write_or_null(struct nm_writer *w, const char *key, const char *v)
 
 void nm_cgroup_write_none(struct nm_writer *w)
 {
+	static const char json[] =
+		"\"cgroup\":null,\"container_id\":null,\"container_runtime\":null,\"systemd_unit\":null";
+	static const char mp[] = "\xa6"
+				 "cgroup"
+				 "\xc0"
+				 "\xac"
+				 "container_id"
+				 "\xc0"
+				 "\xb1"
+				 "container_runtime"
+				 "\xc0"
+				 "\xac"
+				 "systemd_unit"
+				 "\xc0";
+	uint8_t *p = nm_json_reserve(w, sizeof(json));
+
+	/* most events: one copy of the four nulls, as the writer would have put them */
+	if (p) {
+		if (w->count[0])
+			*p++ = ',';
+		memcpy(p, json, sizeof(json) - 1);
+		nm_json_commit(w, p + sizeof(json) - 1, 4);
+		return;
+	}
+	p = nm_mp_reserve(w, sizeof(mp));
+	if (p) {
+		memcpy(p, mp, sizeof(mp) - 1);
+		nm_mp_commit(w, p + sizeof(mp) - 1, 4);
+		return;
+	}
 	nm_w_null(w, "cgroup");
 	nm_w_null(w, "container_id");
 	nm_w_null(w, "container_runtime");

@@ -9,8 +9,10 @@
 
 #include "config.h"
 #include "config_check.h"
+#include "filter.h"
 #include "fsutil.h"
 #include "log.h"
+#include "siem.h"
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 
@@ -87,6 +89,8 @@ static const struct nm_option sink_common_options[] = {
 	{"durability_sync_ms", NM_OPT_INT,
 	 offsetof(struct nm_sink_config, queue.durability_sync_ms), "20", 0, 10000, NULL,
 	 "durability = disk: at most one fdatasync per this many ms"},
+	{"schema", NM_OPT_ENUM, offsetof(struct nm_sink_config, queue.schema), "native", 0, 0,
+	 nm_schema_names, "native | ecs (Elastic Common Schema 8.11) | ocsf (OCSF 1.1)"},
 	{NULL},
 };
 
@@ -125,6 +129,8 @@ static void locate(const config_setting_t *s, char *err, size_t errlen)
 static int parse_programs(struct nm_config *c, const config_setting_t *group, char *err,
 			  size_t errlen)
 {
+	static const char *const filter_key[] = {"filter", NULL}; /* src/filter.c parses it */
+	const config_setting_t *fs;
 	const char **skip = NULL;
 	int rc = 0;
 
@@ -137,6 +143,8 @@ static int parse_programs(struct nm_config *c, const config_setting_t *group, ch
 		if (rc)
 			return rc;
 		pc->common.enabled = pc->type->enabled_by_default;
+		if (pc->type->ring_size)
+			pc->common.ring_size = pc->type->ring_size;
 	}
 	if (!group)
 		return 0;
@@ -162,15 +170,21 @@ static int parse_programs(struct nm_config *c, const config_setting_t *group, ch
 		if (!config_setting_is_group(s))
 			ERR(s, "'%s' must be a group: %s = { enabled = true; };", name, name);
 		free(skip);
-		skip = names_of(pc->type->options, NULL);
+		skip = names_of(pc->type->options, filter_key);
 		rc = nm_options_parse(program_common_options, &pc->common, s, skip, err, errlen);
 		if (rc)
 			goto out;
 		free(skip);
-		skip = names_of(program_common_options, NULL);
+		skip = names_of(program_common_options, filter_key);
 		rc = nm_options_parse(pc->type->options, pc->options, s, skip, err, errlen);
 		if (rc)
 			goto out;
+		fs = config_setting_get_member(s, "filter");
+		if (fs &&
+		    !(pc->common.filter = nm_filter_from_setting(pc->type, fs, err, errlen))) {
+			rc = -EINVAL;
+			goto out;
+		}
 		if (pc->common.ring_size & (pc->common.ring_size - 1))
 			ERR(s, "'ring_size' = %lld must be a power of two", pc->common.ring_size);
 		if (pc->common.wakeup_bytes >= pc->common.ring_size)
@@ -199,8 +213,9 @@ static bool valid_sink_name(const char *n)
 static int parse_sink(struct nm_config *c, struct nm_sink_config *sc, const config_setting_t *s,
 		      char *err, size_t errlen)
 {
-	static const char *const common_keys[] = {
-		"name", "type", "format", "queue", "durability", "durability_sync_ms", NULL};
+	static const char *const common_keys[] = {"name",   "type",	  "format",
+						  "queue",  "durability", "durability_sync_ms",
+						  "schema", NULL};
 	const config_setting_t *q;
 	const char **skip = NULL;
 	const char *queue_key[] = {"queue", NULL};
@@ -532,6 +547,7 @@ void nm_config_free(struct nm_config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nprograms; i++) {
+		nm_filter_free(c->programs[i].common.filter);
 		if (c->programs[i].options)
 			nm_options_free(c->programs[i].type->options, c->programs[i].options);
 		free(c->programs[i].options);
@@ -594,6 +610,8 @@ char *nm_config_default_text(void)
 		"# to stdout, control socket at " NM_DEFAULT_SOCKET "\n"
 		"programs = {\n");
 	for (const struct nm_program_type *const *t = nm_program_types; *t; t++) {
+		char ring[24];
+
 		fprintf(f, "  # %s\n  %s = {\n", (*t)->description, (*t)->name);
 		for (const struct nm_option *o = program_common_options; o->name; o++) {
 			struct nm_option key = *o;
@@ -601,6 +619,11 @@ char *nm_config_default_text(void)
 			/* the one common key whose default each program declares */
 			if (!strcmp(o->name, "enabled"))
 				key.def = (*t)->enabled_by_default ? "true" : "false";
+			/* and the one whose default follows the program's event rate */
+			if (!strcmp(o->name, "ring_size") && (*t)->ring_size) {
+				snprintf(ring, sizeof(ring), "%u", (unsigned int)(*t)->ring_size);
+				key.def = ring;
+			}
 			print_option(f, &key);
 		}
 		for (const struct nm_option *o = (*t)->options; o && o->name; o++)

@@ -31,6 +31,14 @@ static void usage(FILE *out)
 		"                         (-n N: N refreshes; with --json a JSON line each)\n"
 		"  attach NAME            attach a program (needs uid 0 or the admin group)\n"
 		"  detach NAME            detach a program (same)\n"
+		"  filter NAME [show]     a program's in-kernel filter\n"
+		"  filter NAME set KEY=V[,KEY=V...]\n"
+		"                         replace it (same privilege): KEY is pids, uids, cgroups,\n"
+		"                         commands, ports, cidrs, drop_reasons or exclude_ and one\n"
+		"                         of them; repeat a KEY for more values\n"
+		"  filter NAME clear      remove it\n"
+		"  reload                 re-read the agent's configuration file and apply it, or\n"
+		"                         print why it was refused (same privilege; as SIGHUP)\n"
 		"\n"
 		"Filters:\n"
 		"  -t, --type TYPE        a program's name (see: ebpf-netmonctl programs), or loss\n"
@@ -69,6 +77,9 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* The body of the next POST (a filter's JSON), NULL for none. */
+static const char *post_body;
+
 static void setup(struct client *c, const char *method, const char *url, bool msgpack,
 		  struct curl_slist **headers)
 {
@@ -78,12 +89,15 @@ static void setup(struct client *c, const char *method, const char *url, bool ms
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	*headers = NULL;
 	if (!strcmp(method, "POST")) {
 		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post_body ? post_body : "");
+		if (post_body)
+			*headers = curl_slist_append(NULL, "Content-Type: application/json");
 	}
-	*headers = curl_slist_append(NULL, msgpack ? "Accept: application/msgpack"
-						   : "Accept: application/json");
+	*headers = curl_slist_append(*headers, msgpack ? "Accept: application/msgpack"
+						       : "Accept: application/json");
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, *headers);
 }
 
@@ -204,8 +218,12 @@ static int run(struct client *c, const char *method, const char *path,
 
 	if (rc)
 		goto out;
-	/* /health answers 503 with a full document when degraded: show it, then fail. */
-	if (status >= 400 && !(status == 503 && !strcmp(path, "/health"))) {
+	/*
+	 * /health answers 503 with a full document when degraded, /api/reload a
+	 * refusal with its file:line errors: show it, then fail.
+	 */
+	if (status >= 400 && !(status == 503 && !strcmp(path, "/health")) &&
+	    !(status != 403 && status < 500 && !strcmp(path, "/api/reload"))) {
 		rc = report_error(&b, status, !c->json);
 		goto out;
 	}
@@ -425,6 +443,236 @@ static int show_action(const msgpack_object *doc, long status)
 	return 0;
 }
 
+/* A reload: what it changed, or why it was refused (one file:line error a line). */
+static int show_reload(const msgpack_object *doc, long status)
+{
+	const msgpack_object *errs = ctl_mp_get(doc, "errors"),
+			     *warns = ctl_mp_get(doc, "warnings");
+	char a[512], b[64];
+
+	for (uint32_t i = 0;
+	     warns && warns->type == MSGPACK_OBJECT_ARRAY && i < warns->via.array.size; i++)
+		fprintf(stderr, "warning: %s\n",
+			ctl_mp_text(&warns->via.array.ptr[i], a, sizeof(a)));
+	if (status >= 400) {
+		fprintf(stderr, "%s: %s (HTTP %ld)\n", prog_name,
+			ctl_field(doc, "error", a, sizeof(a)), status);
+		for (uint32_t i = 0;
+		     errs && errs->type == MSGPACK_OBJECT_ARRAY && i < errs->via.array.size; i++)
+			fprintf(stderr, "  %s\n",
+				ctl_mp_text(&errs->via.array.ptr[i], a, sizeof(a)));
+		fprintf(stderr, "running configuration: generation %s\n",
+			ctl_field(doc, "generation", b, sizeof(b)));
+		return EXIT_SERVER;
+	}
+	printf("applied: generation %s, loaded at %s\n", ctl_field(doc, "generation", b, sizeof(b)),
+	       ctl_field(doc, "loaded_at", a, sizeof(a)));
+	show_map("sinks", ctl_mp_get(doc, "sinks"));
+	show_map("programs", ctl_mp_get(doc, "programs"));
+	return 0;
+}
+
+/* A filter: each list as "KEY  VALUE VALUE ...", or that there is none. */
+static int show_filter(const msgpack_object *doc, long status)
+{
+	char buf[256];
+
+	(void)status;
+	if (doc->type != MSGPACK_OBJECT_MAP || !doc->via.map.size) {
+		printf("no filter\n");
+		return 0;
+	}
+	for (uint32_t i = 0; i < doc->via.map.size; i++) {
+		const msgpack_object *k = &doc->via.map.ptr[i].key, *v = &doc->via.map.ptr[i].val;
+
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		printf("%-22s", ctl_mp_text(k, buf, sizeof(buf)));
+		for (uint32_t j = 0; v->type == MSGPACK_OBJECT_ARRAY && j < v->via.array.size; j++)
+			printf(" %s", ctl_mp_text(&v->via.array.ptr[j], buf, sizeof(buf)));
+		printf("\n");
+	}
+	return 0;
+}
+
+/* Keys whose values are always strings, even when they look like numbers. */
+static bool string_key(const char *k, size_t len)
+{
+	static const char *const keys[] = {"commands", "cidrs", "drop_reasons"};
+
+	if (len > 8 && !strncmp(k, "exclude_", 8)) {
+		k += 8;
+		len -= 8;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strlen(keys[i]) == len && !strncmp(k, keys[i], len))
+			return true;
+	return false;
+}
+
+/* Append @len bytes of @s to the growing string @out as a JSON string. */
+static int json_str(char **out, size_t *n, const char *s, size_t len)
+{
+	char *p = realloc(*out, *n + 6 * len + 3);
+
+	if (!p)
+		return -1;
+	*out = p;
+	p[(*n)++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			p[(*n)++] = '\\';
+			p[(*n)++] = (char)ch;
+		} else if (ch < 0x20) {
+			*n += (size_t)sprintf(p + *n, "\\u%04x", ch);
+		} else {
+			p[(*n)++] = (char)ch;
+		}
+	}
+	p[(*n)++] = '"';
+	p[*n] = '\0';
+	return 0;
+}
+
+/*
+ * KEY=V[,KEY=V...] arguments as the JSON object POST /api/programs/NAME/filter
+ * takes: the values of one key gathered into its array; the agent checks them.
+ * NULL (with a message) when an argument is not KEY=V.
+ */
+static char *filter_body(int argc, char **argv)
+{
+	struct pair {
+		const char *k, *v;
+		size_t klen, vlen;
+	} *pairs = NULL;
+	size_t np = 0, n = 1;
+	char *out = strdup("{");
+	bool ok = out != NULL;
+
+	for (int i = 0; ok && i < argc; i++) {
+		for (const char *a = argv[i]; ok && *a;) {
+			size_t len = strcspn(a, ",");
+			const char *eq = memchr(a, '=', len);
+			struct pair *np2;
+
+			if (!eq || eq == a) {
+				fprintf(stderr, "%s: filter set: '%.*s' is not KEY=VALUE\n",
+					prog_name, (int)len, a);
+				ok = false;
+				break;
+			}
+			np2 = realloc(pairs, (np + 1) * sizeof(*pairs));
+			if (!np2) {
+				ok = false;
+				break;
+			}
+			pairs = np2;
+			pairs[np++] = (struct pair){a, eq + 1, (size_t)(eq - a),
+						    len - (size_t)(eq - a) - 1};
+			a += len;
+			if (*a == ',')
+				a++;
+		}
+	}
+	for (size_t i = 0; ok && i < np; i++) {
+		bool first = true;
+
+		if (!pairs[i].k) /* gathered under an earlier pair of its key */
+			continue;
+		if (out[n - 1] != '{')
+			out[n++] = ',';
+		ok = !json_str(&out, &n, pairs[i].k, pairs[i].klen);
+		for (size_t j = i; ok && j < np; j++) {
+			bool digits = pairs[j].vlen > 0 && pairs[j].vlen <= 19;
+			char *p;
+
+			if (!pairs[j].k || pairs[j].klen != pairs[i].klen ||
+			    memcmp(pairs[j].k, pairs[i].k, pairs[i].klen))
+				continue;
+			for (size_t c = 0; c < pairs[j].vlen; c++)
+				digits &= pairs[j].v[c] >= '0' && pairs[j].v[c] <= '9';
+			p = realloc(out, n + pairs[j].vlen + 4);
+			if (!p) {
+				ok = false;
+				break;
+			}
+			out = p;
+			out[n++] = first ? ':' : ',';
+			if (first)
+				out[n++] = '[';
+			first = false;
+			if (digits && !string_key(pairs[j].k, pairs[j].klen)) {
+				memcpy(out + n, pairs[j].v, pairs[j].vlen);
+				n += pairs[j].vlen;
+				out[n] = '\0';
+			} else {
+				ok = !json_str(&out, &n, pairs[j].v, pairs[j].vlen);
+			}
+			if (j != i)
+				pairs[j].k = NULL;
+		}
+		if (ok) {
+			char *p = realloc(out, n + 3);
+
+			if (!p) {
+				ok = false;
+				break;
+			}
+			out = p;
+			out[n++] = ']';
+			out[n] = '\0';
+		}
+	}
+	if (ok) {
+		char *p = realloc(out, n + 2);
+
+		if (p) {
+			out = p;
+			out[n++] = '}';
+			out[n] = '\0';
+		}
+		ok = p != NULL;
+	}
+	free(pairs);
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* filter NAME [show | set KEY=V,... | clear] */
+static int filter_cmd(struct client *c, int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : "show";
+	char *name = curl_easy_escape(c->curl, argv[0], 0);
+	char path[1024], *body = NULL;
+	int status;
+
+	snprintf(path, sizeof(path), "/api/programs/%s/filter", name ? name : "");
+	curl_free(name);
+	if (!strcmp(verb, "show") && argc <= 2) {
+		status = run(c, "GET", path, show_filter);
+	} else if (!strcmp(verb, "clear") && argc == 2) {
+		post_body = "{}";
+		status = run(c, "POST", path, show_filter);
+	} else if (!strcmp(verb, "set") && argc > 2) {
+		body = filter_body(argc - 2, argv + 2);
+		if (!body)
+			return EXIT_USAGE;
+		post_body = body;
+		status = run(c, "POST", path, show_filter);
+	} else {
+		fprintf(stderr, "%s: filter NAME [show | set KEY=V,... | clear]\n", prog_name);
+		return EXIT_USAGE;
+	}
+	post_body = NULL;
+	free(body);
+	return status;
+}
+
 /* ---- tail ------------------------------------------------------------------------------------ */
 
 struct tail {
@@ -532,7 +780,7 @@ int main(int argc, char **argv)
 	const char *limit = NULL, *cmd;
 	struct client c = {0};
 	char path[2048], q[1536] = "";
-	bool filters;
+	bool filters, nargs_ok;
 	int opt, status;
 
 	c.socket = getenv("EBPF_NETMON_SOCKET");
@@ -586,8 +834,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: filters apply to 'events' and 'tail' only\n", prog_name);
 		return EXIT_USAGE;
 	}
-	if ((!strcmp(cmd, "attach") || !strcmp(cmd, "detach")) ? optind + 1 != argc
-							       : optind != argc) {
+	if (!strcmp(cmd, "filter"))
+		nargs_ok = optind < argc;
+	else if (!strcmp(cmd, "attach") || !strcmp(cmd, "detach"))
+		nargs_ok = optind + 1 == argc;
+	else
+		nargs_ok = optind == argc;
+	if (!nargs_ok) {
 		fprintf(stderr, "%s: %s: wrong number of arguments\n", prog_name, cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -634,6 +887,10 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "/api/programs/%s/%s", name ? name : "", cmd);
 		curl_free(name);
 		status = run(&c, "POST", path, show_action);
+	} else if (!strcmp(cmd, "filter")) {
+		status = filter_cmd(&c, argc - optind, argv + optind);
+	} else if (!strcmp(cmd, "reload")) {
+		status = run(&c, "POST", "/api/reload", show_reload);
 	} else {
 		fprintf(stderr, "%s: unknown command '%s'\n", prog_name, cmd);
 		usage(stderr);

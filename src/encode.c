@@ -3,9 +3,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <msgpack.h>
 
+#include "encode.h"
+#include "fieldwriter.h"
 #include "writer.h"
+
+/* The per-field helpers: inlined into each writer operation, where most arguments are known. */
+#define HOT NM_ENC_HOT
 
 const char *nm_format_name(enum nm_format f)
 {
@@ -46,37 +50,14 @@ size_t nm_utf8_valid_seq(const uint8_t *s, size_t len)
 	return n;
 }
 
-/* Bytes that need more than a copy: 1 for JSON only ('"', '\\'), 2 for both (controls, >= 0x80). */
-static const uint8_t special[256] = {
-	[0 ... 0x1f] = 2,
-	['"'] = 1,
-	['\\'] = 1,
-	[0x80 ... 0xff] = 2,
-};
-
-/*
- * Whether any of the 8 bytes at @s is special to either encoder: below 0x20,
- * 0x80 or above, '"' or '\\' (SWAR: one test per word instead of per byte).
- */
-static inline bool needs_care(const uint8_t *s)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	uint64_t x, quote, slash;
-
-	memcpy(&x, s, sizeof(x));
-	quote = x ^ (ones * '"');
-	slash = x ^ (ones * '\\');
-	return ((x - ones * 0x20) | (quote - ones) | (slash - ones) | x) & highs;
-}
-
-/* Worst case output of text_at() for @len input bytes: \u00XX for a control byte. */
-#define TEXT_MAX(len) ((len)*6)
+/* Worst case output of nm_text_at() for @len input bytes: \u00XX for a control byte. */
+#define TEXT_MAX(len) NM_TEXT_MAX(len)
 
 /*
  * Write @len bytes of @s at @p as UTF-8, mapping stray bytes to U+0080..U+00FF,
  * JSON-escaped if @json. @p has room for TEXT_MAX(len). Returns the new end.
  */
-static uint8_t *text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
+uint8_t *nm_text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t stop = json ? 1 : 2;
@@ -86,12 +67,12 @@ static uint8_t *text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
 		uint8_t c;
 
 		/* the common case: plain ASCII, checked and copied 8 bytes at a time */
-		while (i + 8 <= len && !needs_care(s + i)) {
+		while (i + 8 <= len && !nm_enc_needs_care(s + i)) {
 			memcpy(p, s + i, 8);
 			p += 8;
 			i += 8;
 		}
-		while (i < len && special[s[i]] < stop)
+		while (i < len && nm_enc_special()[s[i]] < stop)
 			*p++ = s[i++];
 		if (i == len)
 			break;
@@ -124,32 +105,6 @@ static uint8_t *text_at(uint8_t *p, const uint8_t *s, size_t len, bool json)
 	return p;
 }
 
-static uint8_t *u64_at(uint8_t *p, uint64_t v)
-{
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-				    "25262728293031323334353637383940414243444546474849"
-				    "50515253545556575859606162636465666768697071727374"
-				    "75767778798081828384858687888990919293949596979899";
-	char tmp[20];
-	int n = 20;
-
-	while (v >= 100) {
-		unsigned r = (unsigned)(v % 100);
-
-		v /= 100;
-		tmp[--n] = pairs[2 * r + 1];
-		tmp[--n] = pairs[2 * r];
-	}
-	if (v >= 10) {
-		tmp[--n] = pairs[2 * v + 1];
-		tmp[--n] = pairs[2 * v];
-	} else {
-		tmp[--n] = (char)('0' + v);
-	}
-	memcpy(p, tmp + n, (size_t)(20 - n));
-	return p + (20 - n);
-}
-
 /* ---- nesting, shared by both encoders ------------------------------------ */
 
 /*
@@ -157,11 +112,11 @@ static uint8_t *u64_at(uint8_t *p, uint64_t v)
  * a key inside an array, or no key inside a map is the caller's bug: flagged
  * in w->error, and written so that the bytes still parse.
  */
-static uint32_t value_slot(struct nm_writer *w, const char **key, size_t *klen)
+HOT uint32_t value_slot(struct nm_writer *w, const char **key, size_t *klen)
 {
 	uint32_t d = w->depth ? w->depth - 1 : 0;
 
-	if (!w->depth || w->in_array[d] != !*key)
+	if (__builtin_expect(!w->depth || w->in_array[d] != !*key, 0))
 		w->error = true;
 	if (!*key) {
 		*key = "";
@@ -194,19 +149,25 @@ static int pop(struct nm_writer *w)
 	return (int)--w->depth;
 }
 
+/* Room for @extra more bytes: the buffer grows only when an event is larger than any before. */
+HOT bool room(struct nm_buf *b, size_t extra)
+{
+	return __builtin_expect(b->len + extra <= b->cap, 1) || !nm_buf_reserve(b, extra);
+}
+
 /* ---- JSON -------------------------------------------------------------- */
 
 /*
  * Make room for a key and @value_max bytes of value; returns where to write,
  * after the key, or NULL (the buffer is marked oom).
  */
-static uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
+HOT uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
 {
 	struct nm_buf *b = w->out;
 	uint32_t d = value_slot(w, &key, &klen);
 	uint8_t *p;
 
-	if (nm_buf_reserve(b, klen + 4 + value_max))
+	if (!room(b, klen + 4 + value_max))
 		return NULL;
 	p = b->data + b->len;
 	if (w->count[d]++)
@@ -214,17 +175,30 @@ static uint8_t *json_key(struct nm_writer *w, const char *key, size_t klen, size
 	if (w->in_array[d])
 		return p; /* array elements have no key */
 	*p++ = '"';
-	memcpy(p, key, klen); /* keys are literals, never escaped */
+	nm_fw_copy(p, key, klen); /* keys are literals, never escaped */
 	p += klen;
 	*p++ = '"';
 	*p++ = ':';
 	return p;
 }
 
-static void json_done(struct nm_writer *w, uint8_t *p)
+HOT void json_done(struct nm_writer *w, uint8_t *p)
 {
-	if (p)
-		w->out->len = (size_t)(p - w->out->data);
+	w->out->len = (size_t)(p - w->out->data);
+}
+
+uint8_t *nm_json_reserve(struct nm_writer *w, size_t max)
+{
+	if (w->ops != &nm_json_writer_ops || w->depth != 1 || w->in_array[0] ||
+	    !room(w->out, max + 1))
+		return NULL;
+	return w->out->data + w->out->len;
+}
+
+void nm_json_commit(struct nm_writer *w, uint8_t *end, uint32_t nfields)
+{
+	w->count[0] += nfields;
+	json_done(w, end);
 }
 
 static void json_begin(struct nm_writer *w)
@@ -281,7 +255,7 @@ static void json_str(struct nm_writer *w, const char *key, size_t klen, const ch
 	if (!p)
 		return;
 	*p++ = '"';
-	p = text_at(p, (const uint8_t *)val, len, true);
+	p = nm_enc_text_at(p, (const uint8_t *)val, len, true);
 	*p++ = '"';
 	json_done(w, p);
 }
@@ -291,7 +265,7 @@ static void json_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t
 	uint8_t *p = json_key(w, key, klen, 20);
 
 	if (p)
-		json_done(w, u64_at(p, v));
+		json_done(w, nm_json_u64_at(p, v));
 }
 
 static void json_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
@@ -302,15 +276,14 @@ static void json_i64(struct nm_writer *w, const char *key, size_t klen, int64_t 
 		return;
 	if (v < 0) {
 		*p++ = '-';
-		p = u64_at(p, (uint64_t)0 - (uint64_t)v);
+		p = nm_json_u64_at(p, (uint64_t)0 - (uint64_t)v);
 	} else {
-		p = u64_at(p, (uint64_t)v);
+		p = nm_json_u64_at(p, (uint64_t)v);
 	}
 	json_done(w, p);
 }
 
-static void json_literal(struct nm_writer *w, const char *key, size_t klen, const char *lit,
-			 size_t n)
+HOT void json_literal(struct nm_writer *w, const char *key, size_t klen, const char *lit, size_t n)
 {
 	uint8_t *p = json_key(w, key, klen, n);
 
@@ -342,6 +315,7 @@ static void json_double(struct nm_writer *w, const char *key, size_t klen, doubl
 		json_literal(w, key, klen, "null", 4); /* JSON has no NaN or infinity */
 		return;
 	}
+	/* not on the event path: only stats carry reals */
 	n = snprintf(num, sizeof(num), "%.17g", v);
 	json_literal(w, key, klen, num, (size_t)n);
 }
@@ -360,59 +334,53 @@ const struct nm_writer_ops nm_json_writer_ops = {
 	.end_nested = json_end_nested,
 };
 
-/* ---- MessagePack (msgpack-c packer over our buffer) --------------------- */
+/* ---- MessagePack ----------------------------------------------------------
+ * Written byte by byte with the headers msgpack-c's packer would choose (the
+ * smallest form; str8 for 32..255 bytes), so the bytes are the packer's.
+ */
 
-static int mp_write(void *data, const char *buf, size_t len)
-{
-	nm_buf_append(data, buf, len);
-	return 0;
-}
-
-#define MP_PACKER(w) msgpack_packer pk = {.data = (w)->out, .callback = mp_write}
-
-static void mp_key(struct nm_writer *w, msgpack_packer *pk, const char *key, size_t klen)
+/* Make room for a key and @value_max bytes of value; returns where the value goes, or NULL. */
+HOT uint8_t *mp_key(struct nm_writer *w, const char *key, size_t klen, size_t value_max)
 {
 	uint32_t d = value_slot(w, &key, &klen);
+	uint8_t *p;
 
 	w->count[d]++;
+	if (!room(w->out, NM_MP_STR_HDR_MAX + klen + value_max))
+		return NULL;
+	p = w->out->data + w->out->len;
 	if (w->in_array[d])
-		return; /* array elements have no key */
-	msgpack_pack_str(pk, klen);
-	msgpack_pack_str_body(pk, key, klen);
+		return p; /* array elements have no key */
+	p = nm_mp_str_hdr(p, klen);
+	nm_fw_copy(p, key, klen);
+	return p + klen;
 }
 
-/*
- * Fields are streamed, so a container's count is known only when it closes:
- * open it with the packer's 32-bit header (a count past 65535 selects it) and
- * patch the count in at the close.
- */
-static void mp_open(struct nm_writer *w, bool array)
+HOT void mp_done(struct nm_writer *w, uint8_t *p)
 {
-	MP_PACKER(w);
-
-	if (!push(w, array))
-		return;
-	if (array)
-		msgpack_pack_array(&pk, UINT32_MAX);
-	else
-		msgpack_pack_map(&pk, UINT32_MAX);
+	w->out->len = (size_t)(p - w->out->data);
 }
 
 #define MP_HDR32 5 /* map32/array32: the type byte, then the count big-endian */
 
+/*
+ * Fields are streamed, so a container's count is known only when it closes:
+ * open it with a 32-bit header and patch the count in at the close.
+ */
+static void mp_open(struct nm_writer *w, bool array)
+{
+	if (!push(w, array) || !room(w->out, MP_HDR32))
+		return;
+	w->out->data[w->out->len] = array ? 0xdd : 0xdf;
+	memset(w->out->data + w->out->len + 1, 0xff, 4);
+	w->out->len += MP_HDR32;
+}
+
 static void mp_close(struct nm_writer *w, int d)
 {
-	uint32_t n;
-	uint8_t *h;
-
 	if (d < 0 || w->out->oom || w->out->len < w->start[d] + MP_HDR32)
 		return;
-	n = w->count[d];
-	h = w->out->data + w->start[d] + 1;
-	h[0] = n >> 24;
-	h[1] = n >> 16;
-	h[2] = n >> 8;
-	h[3] = n;
+	nm_be32_at(w->out->data + w->start[d] + 1, w->count[d]);
 }
 
 static void mp_begin(struct nm_writer *w)
@@ -431,20 +399,23 @@ static void mp_end(struct nm_writer *w)
 	mp_close(w, d);
 }
 
+static void mp_begin_nested(struct nm_writer *w, const char *key, size_t klen, bool array)
+{
+	uint8_t *p = mp_key(w, key, klen, 0);
+
+	if (p)
+		mp_done(w, p);
+	mp_open(w, array);
+}
+
 static void mp_begin_map(struct nm_writer *w, const char *key, size_t klen)
 {
-	MP_PACKER(w);
-
-	mp_key(w, &pk, key, klen);
-	mp_open(w, false);
+	mp_begin_nested(w, key, klen, false);
 }
 
 static void mp_begin_array(struct nm_writer *w, const char *key, size_t klen)
 {
-	MP_PACKER(w);
-
-	mp_key(w, &pk, key, klen);
-	mp_open(w, true);
+	mp_begin_nested(w, key, klen, true);
 }
 
 static void mp_end_nested(struct nm_writer *w)
@@ -460,81 +431,88 @@ static void mp_end_nested(struct nm_writer *w)
 
 static void mp_double(struct nm_writer *w, const char *key, size_t klen, double v)
 {
-	MP_PACKER(w);
+	uint8_t *p = mp_key(w, key, klen, 9);
+	uint64_t bits;
 
-	mp_key(w, &pk, key, klen);
-	msgpack_pack_double(&pk, v);
+	if (!p)
+		return;
+	memcpy(&bits, &v, sizeof(bits));
+	*p++ = 0xcb;
+	mp_done(w, nm_be64_at(p, bits));
 }
 
 static void mp_str(struct nm_writer *w, const char *key, size_t klen, const char *val, size_t len)
 {
-	MP_PACKER(w);
-	size_t i, at;
-	bool ascii = true;
+	uint8_t *p = mp_key(w, key, klen, NM_MP_STR_HDR_MAX + TEXT_MAX(len));
 
-	mp_key(w, &pk, key, klen);
-	for (i = 0; i < len; i++) {
-		if (special[(uint8_t)val[i]] == 2 && (uint8_t)val[i] >= 0x80) {
-			ascii = false;
-			break;
-		}
-	}
-	if (ascii) {
-		msgpack_pack_str(&pk, len);
-		msgpack_pack_str_body(&pk, val, len);
-		return;
-	}
-	/* Re-encode into UTF-8 first: the str header needs the final length. */
-	msgpack_pack_str(&pk, 0xffffffff); /* str32 header, length patched below */
-	at = w->out->len;
-	if (!nm_buf_reserve(w->out, TEXT_MAX(len)))
-		w->out->len =
-			(size_t)(text_at(w->out->data + at, (const uint8_t *)val, len, false) -
-				 w->out->data);
-	if (!w->out->oom) {
-		uint32_t n = (uint32_t)(w->out->len - at);
-		uint8_t *h = w->out->data + at - 4;
+	if (p)
+		mp_done(w, nm_mp_str_at(p, (const uint8_t *)val, len));
+}
 
-		h[0] = n >> 24;
-		h[1] = n >> 16;
-		h[2] = n >> 8;
-		h[3] = n;
+uint8_t *nm_mp_reserve(struct nm_writer *w, size_t max)
+{
+	if (w->ops != &nm_msgpack_writer_ops || w->depth != 1 || w->in_array[0] ||
+	    !room(w->out, max))
+		return NULL;
+	return w->out->data + w->out->len;
+}
+
+void nm_mp_commit(struct nm_writer *w, uint8_t *end, uint32_t nfields)
+{
+	w->count[0] += nfields;
+	mp_done(w, end);
+}
+
+/* ---- the programs' direct field writer (fieldwriter.h) ------------------- */
+
+bool nm_fw_grow(struct nm_fw *f, size_t need)
+{
+	struct nm_buf *b = f->w->out;
+
+	b->len = (size_t)(f->p - b->data);
+	if (nm_buf_reserve(b, need)) {
+		f->mode = NM_FW_LOST;
+		return false;
 	}
+	f->p = b->data + b->len;
+	f->end = b->data + b->cap;
+	return true;
 }
 
 static void mp_u64(struct nm_writer *w, const char *key, size_t klen, uint64_t v)
 {
-	MP_PACKER(w);
+	uint8_t *p = mp_key(w, key, klen, 9);
 
-	mp_key(w, &pk, key, klen);
-	msgpack_pack_uint64(&pk, v);
+	if (p)
+		mp_done(w, nm_mp_u64_at(p, v));
 }
 
 static void mp_i64(struct nm_writer *w, const char *key, size_t klen, int64_t v)
 {
-	MP_PACKER(w);
+	uint8_t *p = mp_key(w, key, klen, 9);
 
-	mp_key(w, &pk, key, klen);
-	msgpack_pack_int64(&pk, v);
+	if (p)
+		mp_done(w, nm_mp_i64_at(p, v));
 }
 
 static void mp_bool(struct nm_writer *w, const char *key, size_t klen, bool v)
 {
-	MP_PACKER(w);
+	uint8_t *p = mp_key(w, key, klen, 1);
 
-	mp_key(w, &pk, key, klen);
-	if (v)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
+	if (!p)
+		return;
+	*p++ = v ? 0xc3 : 0xc2;
+	mp_done(w, p);
 }
 
 static void mp_null(struct nm_writer *w, const char *key, size_t klen)
 {
-	MP_PACKER(w);
+	uint8_t *p = mp_key(w, key, klen, 1);
 
-	mp_key(w, &pk, key, klen);
-	msgpack_pack_nil(&pk);
+	if (!p)
+		return;
+	*p++ = 0xc0;
+	mp_done(w, p);
 }
 
 const struct nm_writer_ops nm_msgpack_writer_ops = {

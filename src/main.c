@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "privs.h"
+#include "reload.h"
 #include "tracefs.h"
 #ifdef NM_WITH_CONTROL
 #include "control.h"
@@ -54,7 +55,8 @@ static void usage(FILE *out)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          this text\n"
 		"\n"
-		"Signals: SIGTERM/SIGINT deliver what is queued and exit 0; SIGHUP reopens files.\n"
+		"Signals: SIGTERM/SIGINT deliver what is queued and exit 0; SIGHUP reopens files\n"
+		"and re-reads -c FILE (hot reload: refused whole if invalid, else applied).\n"
 		"Exit status: 0 ok, 1 runtime failure, 64 usage error, 78 configuration error.\n"
 		"Logs go to stderr; events never do.\n"
 		"\n"
@@ -91,6 +93,7 @@ int main(int argc, char **argv)
 	char *default_text = NULL;
 	bool check_only = false, verbose = false, quiet = false;
 	struct nm_pipeline *pipeline = NULL;
+	struct nm_reload *reload = NULL;
 	struct nm_config *cfg = NULL;
 	struct sigaction sa;
 	char err[1024] = "";
@@ -199,6 +202,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	abort_flag = nm_pipeline_abort_flag(pipeline);
+	/* From here the reload state owns cfg (and every configuration a reload applies). */
+	reload = nm_reload_create(config_path, cfg, pipeline, !verbose && !quiet);
+	if (!reload) {
+		nm_err("%s: cannot keep the configuration's path for reloads: %s",
+		       config_path ? config_path : "<built-in default>", strerror(errno));
+		goto out;
+	}
+	nm_pipeline_set_reload(pipeline, reload);
 #ifdef NM_WITH_CONTROL
 	if (cfg->control.enabled) {
 		control = nm_control_start(cfg, pipeline, err, sizeof(err));
@@ -217,22 +228,31 @@ int main(int argc, char **argv)
 
 	next_tick = mono_ms() + 1000;
 	while (!stop_signal) {
-		int rc = nm_pipeline_poll(pipeline, (int)cfg->drain_interval_ms);
+		int rc = nm_pipeline_poll(pipeline,
+					  (int)nm_reload_config(reload)->drain_interval_ms);
 
 		if (rc < 0)
 			nm_log_ratelimited(&poll_rl, NM_LOG_ERR, "reading the rings failed: %s",
 					   strerror(-rc));
 		if (reopen_requested) {
+			struct nm_reload_result res;
+
 			reopen_requested = 0;
+			if (config_path) {
+				nm_info("SIGHUP: re-reading %s", config_path);
+				nm_reload_apply(reload, &res); /* logs the outcome */
+			}
 			nm_info("SIGHUP: reopening files");
 			nm_pipeline_reopen(pipeline);
 		}
+		nm_reload_serve(reload); /* POST /api/reload */
 		if (mono_ms() >= next_tick) {
 			nm_pipeline_tick(pipeline);
 			next_tick += 1000;
 		}
 	}
 	nm_info("%s: delivering what is queued, then exiting", strsignal(stop_signal));
+	nm_reload_close(reload); /* a request waiting for us would hold the control server up */
 #ifdef NM_WITH_CONTROL
 	nm_control_stop(control);
 	control = NULL;
@@ -240,12 +260,16 @@ int main(int argc, char **argv)
 	nm_pipeline_shutdown(pipeline);
 	status = EXIT_SUCCESS;
 out:
+	nm_reload_close(reload);
 #ifdef NM_WITH_CONTROL
 	nm_control_stop(control);
 #endif
 	abort_flag = NULL;
 	nm_pipeline_destroy(pipeline);
 	nm_cgroups_stop(); /* after every thread that writes events */
-	nm_config_free(cfg);
+	if (reload)
+		nm_reload_destroy(reload); /* cfg with it */
+	else
+		nm_config_free(cfg);
 	return status;
 }

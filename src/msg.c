@@ -4,14 +4,33 @@
 #include "msg.h"
 #include "program.h"
 
+void nm_msg_encode(const struct nm_event *ev, unsigned enc, struct nm_buf *out)
+{
+	if (nm_encoding_schema(enc) == NM_SCHEMA_NATIVE)
+		nm_event_encode(ev, nm_encoding_format(enc), out);
+	else
+		nm_siem_encode(nm_encoding_schema(enc), nm_event_write_fields, ev,
+			       nm_encoding_format(enc), out);
+}
+
 struct nm_msg *nm_msg_new(const struct nm_event *ev, struct nm_buf *const enc[NM_FORMAT_COUNT],
 			  unsigned refs)
+{
+	struct nm_buf *all[NM_ENCODING_COUNT] = {NULL};
+
+	for (int f = 0; f < NM_FORMAT_COUNT; f++)
+		all[nm_encoding(f, NM_SCHEMA_NATIVE)] = enc[f];
+	return nm_msg_new_enc(ev, all, refs);
+}
+
+struct nm_msg *nm_msg_new_enc(const struct nm_event *ev,
+			      struct nm_buf *const enc[NM_ENCODING_COUNT], unsigned refs)
 {
 	size_t total = 0, at = 0;
 	struct nm_msg *m;
 	int f;
 
-	for (f = 0; f < NM_FORMAT_COUNT; f++)
+	for (f = 0; f < NM_ENCODING_COUNT; f++)
 		if (enc[f])
 			total += enc[f]->len;
 	m = malloc(sizeof(*m) + total);
@@ -22,7 +41,7 @@ struct nm_msg *nm_msg_new(const struct nm_event *ev, struct nm_buf *const enc[NM
 	m->type = ev->type->name;
 	m->write_fields = nm_event_write_fields;
 	m->fields_ctx = &m->event;
-	for (f = 0; f < NM_FORMAT_COUNT; f++) {
+	for (f = 0; f < NM_ENCODING_COUNT; f++) {
 		m->len[f] = enc[f] ? (uint32_t)enc[f]->len : 0;
 		m->data[f] = m->bytes + at;
 		if (enc[f]) {
@@ -34,7 +53,7 @@ struct nm_msg *nm_msg_new(const struct nm_event *ev, struct nm_buf *const enc[NM
 }
 
 struct nm_msg *nm_msg_new_stored(const char *type, size_t type_len, const uint8_t *fields,
-				 size_t fields_len, enum nm_format format, const uint8_t *data,
+				 size_t fields_len, unsigned enc, const uint8_t *data,
 				 size_t data_len,
 				 void (*write_fields)(const void *ctx, struct nm_writer *w))
 {
@@ -52,12 +71,12 @@ struct nm_msg *nm_msg_new_stored(const char *type, size_t type_len, const uint8_
 	p += fields_len;
 	if (!shared) {
 		memcpy(p, data, data_len);
-		m->data[format] = p;
+		m->data[enc] = p;
 		p += data_len;
 	} else {
-		m->data[format] = (uint8_t *)m->stored.data;
+		m->data[enc] = (uint8_t *)m->stored.data;
 	}
-	m->len[format] = (uint32_t)data_len;
+	m->len[enc] = (uint32_t)data_len;
 	memcpy(p, type, type_len);
 	p[type_len] = '\0';
 	m->type = (const char *)p;

@@ -14,9 +14,14 @@
 
 #define DEFAULT_MAX_INFLIGHT 4096
 /* Wake an idle worker once this many events wait, or on nm_outlet_kick(): not per event. */
-#define WAKE_BATCH     512
-#define IDLE_WAIT_MS   100
-#define REPORT_WAIT_MS 5
+#define WAKE_BATCH	512
+#define IDLE_WAIT_MS	100
+#define REPORT_WAIT_MS	5
+#define NOT_NOW_WAIT_MS 20 /* the sink's poll returns sooner when its I/O has news */
+/* Events handed to the sink per lock hand-off (the worker drops the lock around sink calls). */
+#define HANDOFF_BATCH 64
+/* Hot reload of a changed sink: how long the old instance may take to deliver what it accepted. */
+#define SWAP_FLUSH_MS 5000
 
 static const char *const when_full_names[] = {"block", "drop_newest", "drop_oldest", "spool", NULL};
 
@@ -60,6 +65,7 @@ const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT] = {
 struct inflight_slot {
 	struct nm_msg *msg;
 	nm_spool_pos spool_pos; /* 0, or where it sits in the spool until released */
+	uint64_t queued_ns;	/* CLOCK_MONOTONIC when it entered pending: delivery latency */
 	int status;
 	bool done;
 };
@@ -68,7 +74,15 @@ struct nm_outlet {
 	char *name;
 	const struct nm_sink_type *type;
 	void *sink;
+	/*
+	 * Hot reload: a new instance of the sink, waiting for the worker to take it
+	 * (under lock). sink_lock guards o->sink for the threads other than the
+	 * worker (stats); the worker is the only one that changes it.
+	 */
+	void *next_sink;
+	pthread_rwlock_t sink_lock;
 	enum nm_format format;
+	unsigned enc; /* nm_encoding(format, q->schema): which of a message's encodings it sends */
 	const struct nm_queue_config *q;
 	struct nm_sink_env env;
 
@@ -85,7 +99,8 @@ struct nm_outlet {
 	/* pending: ring of queued events not yet handed to the sink */
 	struct nm_msg **pending;
 	nm_spool_pos *pending_pos; /* when_full = spool: beside pending, same index */
-	size_t pending_cap;	   /* max_events + 1, so a refused hand-off always fits back */
+	uint64_t *pending_ns;	   /* beside pending: when each entered it */
+	size_t pending_cap; /* max_events + HANDOFF_BATCH: a refused batch always fits back */
 	size_t pending_head;
 	size_t pending_count;
 
@@ -99,6 +114,9 @@ struct nm_outlet {
 	uint64_t received;
 	uint64_t delivered;
 	uint64_t dropped[NM_SINK_DROP_COUNT];
+	/* Delivery latency, under the lock release_done holds anyway: no cost of its own. */
+	uint64_t latency_bucket[NM_LATENCY_BUCKETS]; /* not cumulative; the last is +Inf */
+	uint64_t latency_sum_ns;
 	struct nm_ratelimit failure_rl;
 
 	/*
@@ -145,6 +163,47 @@ static void sink_log(int level, const char *fmt, ...)
 	nm_log(level, "%s", line);
 }
 
+const double nm_latency_bounds[NM_LATENCY_BUCKETS - 1] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+static const uint64_t latency_bounds_ns[NM_LATENCY_BUCKETS - 1] = {
+	1000000,   2500000,   5000000,	  10000000,   25000000,	  50000000,    100000000,
+	250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000,
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* One delivery of @ns nanoseconds into the histogram. Lock held. */
+static void latency_add(struct nm_outlet *o, uint64_t ns)
+{
+	int i = 0;
+
+	while (i < NM_LATENCY_BUCKETS - 1 && ns > latency_bounds_ns[i])
+		i++;
+	o->latency_bucket[i]++;
+	o->latency_sum_ns += ns;
+}
+
+/* Lock held. */
+static void latency_get(const struct nm_outlet *o, struct nm_outlet_latency *l)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < NM_LATENCY_BUCKETS; i++) {
+		sum += o->latency_bucket[i];
+		l->cumulative[i] = sum;
+	}
+	l->count = sum;
+	l->sum_ns = o->latency_sum_ns;
+}
+
 static size_t inflight_count(const struct nm_outlet *o)
 {
 	return (size_t)(o->next_token - o->oldest_token);
@@ -152,7 +211,7 @@ static size_t inflight_count(const struct nm_outlet *o)
 
 static uint32_t msg_len(const struct nm_outlet *o, const struct nm_msg *m)
 {
-	return m->len[o->format];
+	return m->len[o->enc];
 }
 
 /* @pos and everything before it left the spool. Lock held. */
@@ -169,6 +228,7 @@ static void note_ack(struct nm_outlet *o, nm_spool_pos pos)
 /* Release finished in-flight slots in token order. Lock held. */
 static void release_done(struct nm_outlet *o)
 {
+	uint64_t now = 0;
 	bool freed = false;
 
 	while (o->oldest_token < o->next_token) {
@@ -190,6 +250,9 @@ static void release_done(struct nm_outlet *o)
 			/* already counted: unread in the spool, or a spool drop */
 		} else if (s->status == 0) {
 			o->delivered++;
+			if (!now)
+				now = mono_ns(); /* once per batch of reports */
+			latency_add(o, now > s->queued_ns ? now - s->queued_ns : 0);
 		} else if (s->status == -ECANCELED) {
 			o->dropped[NM_SINK_DROP_SHUTDOWN]++;
 		} else {
@@ -260,16 +323,21 @@ struct nm_outlet *nm_outlet_create(const char *name, const struct nm_sink_type *
 	o->name = strdup(name);
 	o->type = type;
 	o->format = format;
+	o->enc = nm_encoding(format, q->schema > 0 && q->schema < NM_SCHEMA_COUNT
+					     ? (enum nm_schema)q->schema
+					     : NM_SCHEMA_NATIVE);
 	o->q = q;
-	o->pending_cap = (size_t)q->max_events + 1;
+	o->pending_cap = (size_t)q->max_events + HANDOFF_BATCH;
 	o->inflight_cap = type->max_inflight ? type->max_inflight : DEFAULT_MAX_INFLIGHT;
 	if (o->inflight_cap > (size_t)q->max_events)
 		o->inflight_cap = (size_t)q->max_events;
 	o->pending = calloc(o->pending_cap, sizeof(*o->pending));
+	o->pending_ns = calloc(o->pending_cap, sizeof(*o->pending_ns));
 	o->inflight = calloc(o->inflight_cap, sizeof(*o->inflight));
-	if (!o->name || !o->pending || !o->inflight)
+	if (!o->name || !o->pending || !o->pending_ns || !o->inflight)
 		goto oom;
 	pthread_mutex_init(&o->lock, NULL);
+	pthread_rwlock_init(&o->sink_lock, NULL);
 	pthread_cond_init(&o->work, NULL);
 	pthread_cond_init(&o->space, NULL);
 
@@ -320,53 +388,89 @@ fail:
 	return NULL;
 }
 
-/* Hand pending events to the sink while it accepts and in-flight room lasts. Lock held. */
-static void hand_off(struct nm_outlet *o)
+/*
+ * Hand pending events to the sink while it accepts and in-flight room lasts,
+ * HANDOFF_BATCH at a time: the lock is dropped once around a batch of sink
+ * calls rather than around each, so the reader pushing meanwhile meets it
+ * free. Tokens are handed out for the whole batch up front (only the worker
+ * hands them out); what the sink does not take goes back to the front of
+ * pending, in order. Lock held. True when the sink said "not now" (-EAGAIN).
+ */
+static bool hand_off(struct nm_outlet *o)
 {
 	while (o->pending_count && inflight_count(o) < o->inflight_cap) {
-		struct nm_msg *m = o->pending[o->pending_head];
-		uint64_t token = o->next_token++;
-		struct inflight_slot *s = &o->inflight[token % o->inflight_cap];
-		struct nm_sink_msg sm = {
-			.token = token,
-			.data = m->data[o->format],
-			.len = m->len[o->format],
-			.type = m->type,
-			.write_fields = m->write_fields,
-			.event = m->fields_ctx,
-		};
-		int rc;
+		struct nm_sink_msg sm[HANDOFF_BATCH];
+		int rc[HANDOFF_BATCH];
+		uint64_t first = o->next_token;
+		size_t n = o->inflight_cap - inflight_count(o), taken = 0;
+		bool refused = false;
 
-		s->spool_pos = o->pending_pos ? o->pending_pos[o->pending_head] : 0;
-		o->pending_head = (o->pending_head + 1) % o->pending_cap;
-		o->pending_count--;
-		s->msg = m;
-		s->done = false;
+		if (n > o->pending_count)
+			n = o->pending_count;
+		if (n > HANDOFF_BATCH)
+			n = HANDOFF_BATCH;
+		for (size_t i = 0; i < n; i++) {
+			struct nm_msg *m = o->pending[o->pending_head];
+			struct inflight_slot *s = &o->inflight[(first + i) % o->inflight_cap];
+
+			sm[i] = (struct nm_sink_msg){
+				.token = first + i,
+				.data = m->data[o->enc],
+				.len = m->len[o->enc],
+				.type = m->type,
+				.write_fields = m->write_fields,
+				.event = m->fields_ctx,
+			};
+			s->spool_pos = o->pending_pos ? o->pending_pos[o->pending_head] : 0;
+			s->queued_ns = o->pending_ns[o->pending_head];
+			o->pending_head = (o->pending_head + 1) % o->pending_cap;
+			o->pending_count--;
+			s->msg = m;
+			s->done = false;
+		}
+		o->next_token += n;
 
 		pthread_mutex_unlock(&o->lock);
-		rc = o->type->write(o->sink, &sm);
+		while (taken < n) {
+			rc[taken] = o->type->write(o->sink, &sm[taken]);
+			if (rc[taken] == -EAGAIN)
+				break;
+			taken++;
+		}
 		pthread_mutex_lock(&o->lock);
 
-		if (rc == -EAGAIN) {
-			/* Not now: back to the front; nobody else hands out tokens. */
-			o->next_token--;
-			s->msg = NULL;
+		for (size_t i = 0; i < taken; i++) {
+			struct inflight_slot *s = &o->inflight[(first + i) % o->inflight_cap];
+
+			if (rc[i] >= 0)
+				continue;
+			s->done = true;
+			s->status = rc[i];
+			refused = true;
+			nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN,
+					   "sink %s refused an event: %s", o->name,
+					   strerror(-rc[i]));
+		}
+		/* Not now: back to the front, newest first, so the order stays. */
+		for (size_t i = n; i-- > taken;) {
+			struct inflight_slot *s = &o->inflight[(first + i) % o->inflight_cap];
+
 			o->pending_head = (o->pending_head + o->pending_cap - 1) % o->pending_cap;
-			o->pending[o->pending_head] = m;
+			o->pending[o->pending_head] = s->msg;
 			if (o->pending_pos)
 				o->pending_pos[o->pending_head] = s->spool_pos;
-			s->spool_pos = 0;
+			o->pending_ns[o->pending_head] = s->queued_ns;
 			o->pending_count++;
-			return;
+			s->msg = NULL;
+			s->spool_pos = 0;
 		}
-		if (rc < 0) {
-			s->done = true;
-			s->status = rc;
-			nm_log_ratelimited(&o->failure_rl, NM_LOG_WARN,
-					   "sink %s refused an event: %s", o->name, strerror(-rc));
+		o->next_token = first + taken;
+		if (refused)
 			release_done(o);
-		}
+		if (taken < n)
+			return true;
 	}
+	return false;
 }
 
 static void add_ms(struct timespec *ts, int ms)
@@ -394,6 +498,8 @@ static void pending_append(struct nm_outlet *o, struct nm_msg *m, nm_spool_pos p
 	o->pending[at] = m;
 	if (o->pending_pos)
 		o->pending_pos[at] = pos;
+	/* Ingestion for a live event; read back from the spool: from then (the disk's time is not kept). */
+	o->pending_ns[at] = mono_ns();
 	o->pending_count++;
 	o->queued_bytes += msg_len(o, m);
 }
@@ -417,7 +523,7 @@ static struct nm_msg *spill_pop(struct nm_outlet *o)
 static int spool_write(struct nm_outlet *o, const struct nm_msg *m, bool front,
 		       uint64_t lost[NM_SINK_DROP_COUNT])
 {
-	int rc = nm_spool_append(o->spool, m, o->format, front);
+	int rc = nm_spool_append(o->spool, m, o->enc, front);
 
 	if (!rc)
 		return 0;
@@ -514,8 +620,7 @@ static void pass_disk(struct nm_outlet *o, struct spool_pass *p)
 	}
 	while (p->nback < p->room && read_bytes < p->room_bytes) {
 		struct nm_msg *m;
-		int rc =
-			nm_spool_read(o->spool, o->format, &m, &p->back_pos[p->nback], &p->corrupt);
+		int rc = nm_spool_read(o->spool, o->enc, &m, &p->back_pos[p->nback], &p->corrupt);
 
 		if (rc < 0)
 			p->lost[NM_SINK_DROP_NO_MEMORY]++;
@@ -580,6 +685,36 @@ static void spool_work(struct nm_outlet *o)
 	} while (o->spill_count && !o->stopping && nm_mono_ms() < until);
 }
 
+/*
+ * Hot reload: the old instance delivers what it accepted, then the new one
+ * takes over the same queue (and spool). Worker only; lock held on entry and
+ * exit. What the old one neither delivered nor failed in time is counted as
+ * dropped at shutdown, as a stop would.
+ */
+static void take_next_sink(struct nm_outlet *o)
+{
+	void *next = o->next_sink, *old = o->sink;
+
+	o->next_sink = NULL;
+	pthread_mutex_unlock(&o->lock);
+	o->type->flush(old, SWAP_FLUSH_MS);
+	pthread_rwlock_wrlock(&o->sink_lock);
+	o->sink = next;
+	pthread_rwlock_unlock(&o->sink_lock);
+	o->type->destroy(old); /* may still report */
+	pthread_mutex_lock(&o->lock);
+	for (uint64_t t = o->oldest_token; t < o->next_token; t++) {
+		struct inflight_slot *s = &o->inflight[t % o->inflight_cap];
+
+		if (!s->done) {
+			s->done = true;
+			s->status = -ECANCELED;
+		}
+	}
+	release_done(o);
+	nm_info("sink %s: now running with its new configuration", o->name);
+}
+
 static void *worker(void *arg)
 {
 	struct nm_outlet *o = arg;
@@ -587,9 +722,11 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
-		bool can_send, waiting_reports;
+		bool can_send, waiting_reports, not_now;
 		int wait_ms;
 
+		if (o->next_sink)
+			take_next_sink(o);
 		if (o->reopen && o->type->reopen) {
 			o->reopen = false;
 			pthread_mutex_unlock(&o->lock);
@@ -600,15 +737,16 @@ static void *worker(void *arg)
 			deadline = nm_mono_ms() + o->stop_timeout_ms;
 		if (o->spool && !o->stopping)
 			spool_work(o);
-		hand_off(o);
-		can_send = o->pending_count && inflight_count(o) < o->inflight_cap;
+		not_now = hand_off(o);
+		/* a sink that said "not now" (disconnected, its queue full) is polled, not spun on */
+		can_send = !not_now && o->pending_count && inflight_count(o) < o->inflight_cap;
 		if (o->spool && !o->stopping &&
 		    (o->spill_count || o->ack_due || (spool_readable(o) && has_room(o, 0))))
 			can_send = true; /* more to spool, to ack or to read back: no idle wait */
 		waiting_reports = inflight_count(o) > 0;
 		if (o->stopping && (!o->pending_count || nm_mono_ms() >= deadline))
 			break;
-		if (!can_send && !waiting_reports && !o->stopping && !o->reopen) {
+		if (!can_send && !waiting_reports && !o->stopping && !o->reopen && !o->next_sink) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -624,7 +762,7 @@ static void *worker(void *arg)
 			o->worker_idle = false;
 			wait_ms = 0;
 		} else {
-			wait_ms = can_send ? 0 : REPORT_WAIT_MS;
+			wait_ms = can_send ? 0 : not_now ? NOT_NOW_WAIT_MS : REPORT_WAIT_MS;
 		}
 		pthread_mutex_unlock(&o->lock);
 		o->type->poll(o->sink, wait_ms);
@@ -712,7 +850,7 @@ void nm_outlet_push(struct nm_outlet *o, struct nm_msg *m, const atomic_bool *ab
 	while (!has_room(o, len)) {
 		if (o->q->when_full == NM_WHEN_FULL_BLOCK) {
 			/* Shutting down: queue anyway, the stop deadline accounts for it. */
-			if (o->pending_count + 1 < o->pending_cap)
+			if (o->pending_count < (size_t)o->q->max_events)
 				break;
 		}
 		if (o->q->when_full == NM_WHEN_FULL_DROP_OLDEST && o->pending_count) {
@@ -750,6 +888,36 @@ void nm_outlet_request_reopen(struct nm_outlet *o)
 	o->reopen = true;
 	pthread_cond_signal(&o->work);
 	pthread_mutex_unlock(&o->lock);
+}
+
+void *nm_outlet_sink_create(struct nm_outlet *o, const void *sink_config, char *err, size_t errlen)
+{
+	return o->type->create(sink_config, &o->env, err, errlen);
+}
+
+void nm_outlet_sink_discard(struct nm_outlet *o, void *sink)
+{
+	if (sink)
+		o->type->destroy(sink);
+}
+
+void nm_outlet_swap_sink(struct nm_outlet *o, void *sink)
+{
+	void *unused;
+
+	pthread_mutex_lock(&o->lock);
+	if (!o->started) { /* no worker: nothing uses the sink but us */
+		unused = o->sink;
+		pthread_rwlock_wrlock(&o->sink_lock);
+		o->sink = sink;
+		pthread_rwlock_unlock(&o->sink_lock);
+	} else {
+		unused = o->next_sink; /* a reload the worker has not taken yet: never used */
+		o->next_sink = sink;
+		pthread_cond_signal(&o->work);
+	}
+	pthread_mutex_unlock(&o->lock);
+	nm_outlet_sink_discard(o, unused);
 }
 
 void nm_outlet_stop(struct nm_outlet *o, int timeout_ms)
@@ -867,6 +1035,8 @@ void nm_outlet_destroy(struct nm_outlet *o)
 	if (o->sink)
 		o->type->destroy(o->sink); /* may still report */
 	o->sink = NULL;
+	nm_outlet_sink_discard(o, o->next_sink);
+	o->next_sink = NULL;
 	if (o->pending) {
 		struct nm_outlet_stats st;
 		uint64_t dropped = 0;
@@ -900,6 +1070,7 @@ void nm_outlet_destroy(struct nm_outlet *o)
 	nm_spool_close(o->spool);
 	free(o->spill);
 	free(o->pending_pos);
+	free(o->pending_ns);
 	free(o->pending);
 	free(o->inflight);
 	free(o->name);
@@ -936,8 +1107,28 @@ void nm_outlet_get_stats(struct nm_outlet *o, struct nm_outlet_stats *s)
 	s->unsynced = o->spool_st.unsynced;
 	s->syncs = o->spool_st.syncs;
 	s->sync_errors = o->spool_st.sync_errors;
+	latency_get(o, &s->latency);
 	pthread_mutex_unlock(&o->lock);
+	pthread_rwlock_rdlock(&o->sink_lock);
 	s->healthy = o->sink && (!o->type->healthy || o->type->healthy(o->sink));
+	pthread_rwlock_unlock(&o->sink_lock);
+}
+
+/* Prometheus' histogram as fields: cumulative buckets by upper bound, +Inf being count. */
+static void write_latency(const struct nm_outlet_latency *l, struct nm_writer *w)
+{
+	nm_w_map(w, "delivery_latency_seconds");
+	nm_w_array(w, "buckets");
+	for (int i = 0; i < NM_LATENCY_BUCKETS - 1; i++) {
+		nm_w_map(w, NULL);
+		nm_w_double(w, "le", nm_latency_bounds[i]);
+		nm_w_u64(w, "count", l->cumulative[i]);
+		nm_w_end_nested(w);
+	}
+	nm_w_end_nested(w);
+	nm_w_u64(w, "count", l->count);
+	nm_w_double(w, "sum", (double)l->sum_ns / 1e9);
+	nm_w_end_nested(w);
 }
 
 void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
@@ -952,6 +1143,7 @@ void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
 	nm_w_cstr(w, "name", o->name);
 	nm_w_cstr(w, "type", o->type->name);
 	nm_w_cstr(w, "format", nm_format_name(o->format));
+	nm_w_cstr(w, "schema", nm_schema_names[nm_encoding_schema(o->enc)]);
 	nm_w_bool(w, "healthy", s.healthy);
 	nm_w_u64(w, "received", s.received);
 	nm_w_u64(w, "delivered", s.delivered);
@@ -983,6 +1175,9 @@ void nm_outlet_write_stats(struct nm_outlet *o, struct nm_writer *w)
 		nm_w_u64(w, "syncs", s.syncs);
 		nm_w_u64(w, "sync_errors", s.sync_errors);
 	}
+	write_latency(&s.latency, w);
+	pthread_rwlock_rdlock(&o->sink_lock);
 	if (o->type->stats)
 		o->type->stats(o->sink, w);
+	pthread_rwlock_unlock(&o->sink_lock);
 }

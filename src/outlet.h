@@ -31,6 +31,7 @@ struct nm_queue_config {
 	/* Keys of the sink itself, beside `queue` (src/config.c), kept here for the outlet. */
 	int durability; /* enum nm_durability */
 	long long durability_sync_ms;
+	int schema; /* enum nm_schema: what the sink's documents follow */
 };
 
 extern const struct nm_option nm_queue_options[];
@@ -59,6 +60,20 @@ extern const char *const nm_sink_drop_names[NM_SINK_DROP_COUNT];
 #define NM_SPOOL_SPILL_MAX 65536
 
 /*
+ * Delivery latency: from when an event entered the sink's queue in memory (its
+ * ingestion; for one read back from the spool, its read-back) to the sink's
+ * report of its delivery. Buckets log spaced from 1 ms to 10 s, then +Inf.
+ */
+#define NM_LATENCY_BUCKETS 14
+extern const double nm_latency_bounds[NM_LATENCY_BUCKETS - 1]; /* seconds */
+
+struct nm_outlet_latency {
+	uint64_t cumulative[NM_LATENCY_BUCKETS]; /* deliveries within bound i; the last is count */
+	uint64_t count;				 /* == delivered */
+	uint64_t sum_ns;
+};
+
+/*
  * A consistent snapshot: received == delivered + sum(dropped) + queued + spooled.
  * With when_full = spool, received includes what a previous run left in the
  * spool (recovered), and spooled is what waits on disk, not in memory.
@@ -82,6 +97,7 @@ struct nm_outlet_stats {
 	uint64_t sync_errors;
 	bool durable;
 	bool healthy;
+	struct nm_outlet_latency latency; /* latency.count == delivered, same snapshot */
 };
 
 struct nm_outlet;
@@ -114,6 +130,17 @@ void nm_outlet_request_reopen(struct nm_outlet *o);
  * as shutdown, or with when_full = spool kept in the spool for the next run.
  */
 void nm_outlet_stop(struct nm_outlet *o, int timeout_ms);
+
+/*
+ * Hot reload of a sink whose own keys changed: a new instance of its type for
+ * @sink_config (borrowed for the instance's life), with the outlet's queue,
+ * spool and counters. Create before committing to the reload (NULL with @err
+ * set), discard if the reload is abandoned, or swap: the worker lets the old
+ * instance deliver what it accepted, then hands on to the new one (owned now).
+ */
+void *nm_outlet_sink_create(struct nm_outlet *o, const void *sink_config, char *err, size_t errlen);
+void nm_outlet_sink_discard(struct nm_outlet *o, void *sink);
+void nm_outlet_swap_sink(struct nm_outlet *o, void *sink);
 void nm_outlet_destroy(struct nm_outlet *o);
 
 const char *nm_outlet_name(const struct nm_outlet *o);

@@ -1,5 +1,6 @@
 /* pipeline.c - the reader thread's work: drain rings, decode, enrich, encode once, fan out. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,31 @@ struct loss_counter {
 	uint64_t reported;
 };
 
+/* Removed sinks delivering what they hold, off the reader thread (hot reload). */
+struct reaper {
+	pthread_t thread;
+	struct nm_outlet **outlets; /* owned */
+	size_t n;
+	int timeout_ms;
+	struct reaper *next;
+};
+
 struct nm_pipeline {
+	/*
+	 * Hot reload changes cfg, programs[], outlets and what derives from them,
+	 * on the reader thread, holding `lock` for writing; the reader itself
+	 * needs no lock to read them, other threads hold it shared.
+	 */
+	pthread_rwlock_t lock;
+	struct reaper *reapers;
+	struct nm_reload *reload;     /* borrowed; NULL when not reloadable */
 	const struct nm_config *cfg;  /* borrowed */
 	struct nm_program **programs; /* one per cfg->programs, NULL when disabled */
 	size_t nprograms;
 	struct nm_outlet **outlets;
 	size_t noutlets;
 	struct ring_buffer *rings;
-	bool formats[NM_FORMAT_COUNT];
+	bool encodings[NM_ENCODING_COUNT]; /* in use by a sink: nm_encoding(format, schema) */
 	struct nm_tap taps[MAX_TAPS];
 	size_t ntaps;
 
@@ -39,7 +57,7 @@ struct nm_pipeline {
 	atomic_bool abort;
 
 	struct nm_event scratch;
-	struct nm_buf enc[NM_FORMAT_COUNT];
+	struct nm_buf enc[NM_ENCODING_COUNT];
 
 	struct nm_ratelimit loss_rl;
 	struct loss_counter *losses;
@@ -82,10 +100,11 @@ int64_t nm_pipeline_wall_ns(const struct nm_pipeline *p, uint64_t boot_ns)
 	return (int64_t)boot_ns + atomic_load(&((struct nm_pipeline *)p)->clock_offset_ns);
 }
 
-/* Stamp, encode once per format in use, hand one reference to every outlet and tap. */
+/* Stamp, encode once per encoding in use, hand one reference to every outlet and tap. */
 static void publish(struct nm_pipeline *p, struct nm_event *ev)
 {
-	struct nm_buf *enc[NM_FORMAT_COUNT] = {NULL};
+	struct nm_buf *enc[NM_ENCODING_COUNT] = {NULL};
+	bool oom = false;
 	struct nm_msg *m;
 
 	ev->seq = ++p->seq;
@@ -98,14 +117,15 @@ static void publish(struct nm_pipeline *p, struct nm_event *ev)
 	atomic_fetch_add_explicit(&p->events, 1, memory_order_relaxed);
 	if (!p->noutlets)
 		return;
-	for (int f = 0; f < NM_FORMAT_COUNT; f++) {
-		if (!p->formats[f])
+	for (unsigned e = 0; e < NM_ENCODING_COUNT; e++) {
+		if (!p->encodings[e])
 			continue;
-		nm_event_encode(ev, f, &p->enc[f]);
-		enc[f] = &p->enc[f];
+		nm_msg_encode(ev, e, &p->enc[e]);
+		enc[e] = &p->enc[e];
+		oom |= p->enc[e].oom;
 	}
-	m = nm_msg_new(ev, enc, (unsigned)p->noutlets);
-	if (!m || p->enc[0].oom || p->enc[1].oom) {
+	m = nm_msg_new_enc(ev, enc, (unsigned)p->noutlets);
+	if (!m || oom) {
 		atomic_fetch_add_explicit(&p->no_memory, 1, memory_order_relaxed);
 		free(m);
 		return;
@@ -257,6 +277,15 @@ struct nm_pipeline *nm_pipeline_create(const struct nm_config *cfg, char *err, s
 
 	if (!p)
 		goto oom;
+	{
+		pthread_rwlockattr_t a;
+
+		/* a steady flow of stats readers must not hold a reload back */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&p->lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	p->cfg = cfg;
 	if (getrandom(&p->run_id, sizeof(p->run_id), 0) != sizeof(p->run_id))
 		p->run_id = clock_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
@@ -296,7 +325,7 @@ struct nm_pipeline *nm_pipeline_create(const struct nm_config *cfg, char *err, s
 		if (!p->outlets[i])
 			goto fail;
 		p->noutlets++;
-		p->formats[sc->format] = true;
+		p->encodings[nm_encoding(sc->format, sc->queue.schema)] = true;
 	}
 	rc = init_loss_counters(p);
 	if (rc)
@@ -402,6 +431,243 @@ void nm_pipeline_reopen(struct nm_pipeline *p)
 		nm_outlet_request_reopen(p->outlets[i]);
 }
 
+/* ---- hot reload ------------------------------------------------------------ */
+
+static void *reap(void *arg)
+{
+	struct reaper *r = arg;
+
+	for (size_t i = 0; i < r->n; i++)
+		nm_outlet_stop(r->outlets[i], r->timeout_ms);
+	for (size_t i = 0; i < r->n; i++)
+		nm_outlet_destroy(r->outlets[i]);
+	return NULL;
+}
+
+static void join_reapers(struct nm_pipeline *p)
+{
+	while (p->reapers) {
+		struct reaper *r = p->reapers;
+
+		p->reapers = r->next;
+		pthread_join(r->thread, NULL);
+		free(r->outlets);
+		free(r);
+	}
+}
+
+/*
+ * Loss counters for the programs and outlets in place now, each carrying on
+ * from what its predecessor (same stage, where, reason) reported. Reader thread.
+ */
+static void rebuild_loss_counters(struct nm_pipeline *p)
+{
+	struct loss_counter *old = p->losses;
+	size_t nold = p->nlosses;
+
+	p->losses = NULL;
+	p->nlosses = 0;
+	if (init_loss_counters(p)) {
+		nm_warn("reload: out of memory: losses are no longer reported in band");
+		free(p->losses);
+		p->losses = NULL;
+		p->nlosses = 0;
+	}
+	for (size_t i = 0; i < p->nlosses; i++) {
+		struct loss_counter *l = &p->losses[i];
+
+		for (size_t j = 0; j < nold; j++)
+			if (!strcmp(l->stage, old[j].stage) && !strcmp(l->where, old[j].where) &&
+			    !strcmp(l->reason, old[j].reason))
+				l->reported = old[j].reported;
+	}
+	free(old);
+}
+
+/* A program enabled by a reload: its ring joins the reader's. Reader thread. */
+static int add_ring(struct nm_pipeline *p, struct nm_program *prog)
+{
+	int fd = nm_program_ring_fd(prog);
+
+	prog->reader_ctx = p;
+	if (p->rings)
+		return ring_buffer__add(p->rings, fd, on_record, prog) ? -errno : 0;
+	p->rings = ring_buffer__new(fd, on_record, prog, NULL);
+	return p->rings ? 0 : -errno;
+}
+
+int nm_pipeline_reconfigure(struct nm_pipeline *p, const struct nm_config *cfg,
+			    const long *sink_from, const bool *sink_changed, char *warn,
+			    size_t warnlen, char *err, size_t errlen)
+{
+	struct nm_outlet **outlets = calloc(cfg->nsinks ? cfg->nsinks : 1, sizeof(*outlets));
+	bool *kept = calloc(p->noutlets ? p->noutlets : 1, sizeof(*kept));
+	void **sinks = calloc(cfg->nsinks ? cfg->nsinks : 1, sizeof(*sinks));
+	struct nm_program **loaded = calloc(cfg->nprograms ? cfg->nprograms : 1, sizeof(*loaded));
+	const struct nm_config *old_cfg = p->cfg;
+	struct reaper *reaper = NULL;
+	size_t nremoved = 0, w = 0;
+	int rc = -ENOMEM;
+
+	if (warnlen)
+		warn[0] = '\0';
+	if (!outlets || !kept || !sinks || !loaded || cfg->nprograms != p->nprograms) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* Everything that can fail, before anything changes. */
+	for (size_t j = 0; j < cfg->nsinks; j++) {
+		const struct nm_sink_config *sc = &cfg->sinks[j];
+
+		if (sink_from[j] >= 0) {
+			outlets[j] = p->outlets[sink_from[j]];
+			kept[sink_from[j]] = true;
+			if (sink_changed[j]) {
+				sinks[j] =
+					nm_outlet_sink_create(outlets[j], sc->options, err, errlen);
+				if (!sinks[j])
+					goto fail_einval;
+			}
+			continue;
+		}
+		outlets[j] = nm_outlet_create(sc->name, sc->type, sc->options, sc->format,
+					      &sc->queue, cfg->host, err, errlen);
+		if (!outlets[j])
+			goto fail_einval;
+		rc = nm_outlet_start(outlets[j]);
+		if (rc) {
+			snprintf(err, errlen, "sink %s: cannot start its worker: %s", sc->name,
+				 strerror(-rc));
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < cfg->nprograms; i++) {
+		const struct nm_program_config *pc = &cfg->programs[i];
+
+		if (!pc->common.enabled || p->programs[i])
+			continue;
+		loaded[i] = nm_program_load(pc->type, &pc->common, pc->options, err, errlen);
+		if (!loaded[i])
+			goto fail_einval;
+	}
+	for (size_t i = 0; i < p->noutlets; i++)
+		nremoved += !kept[i];
+	if (nremoved) {
+		reaper = calloc(1, sizeof(*reaper));
+		if (reaper)
+			reaper->outlets = calloc(nremoved, sizeof(*reaper->outlets));
+		if (!reaper || !reaper->outlets) {
+			snprintf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+
+	/* The swap: short, and what other threads see is the old set or the new one. */
+	pthread_rwlock_wrlock(&p->lock);
+	for (size_t i = 0; i < p->noutlets; i++)
+		if (!kept[i])
+			reaper->outlets[reaper->n++] = p->outlets[i];
+	free(p->outlets);
+	p->outlets = outlets;
+	p->noutlets = cfg->nsinks;
+	memset(p->encodings, 0, sizeof(p->encodings));
+	for (size_t j = 0; j < cfg->nsinks; j++)
+		p->encodings[nm_encoding(cfg->sinks[j].format, cfg->sinks[j].queue.schema)] = true;
+	for (size_t i = 0; i < cfg->nprograms; i++)
+		if (loaded[i])
+			p->programs[i] = loaded[i];
+	p->cfg = cfg;
+	pthread_rwlock_unlock(&p->lock);
+	outlets = NULL;
+
+	for (size_t j = 0; j < cfg->nsinks; j++)
+		if (sinks[j])
+			nm_outlet_swap_sink(p->outlets[j], sinks[j]);
+	/* filters: src/reload.c, which knows which changed (nm_program_set_filter) */
+	for (size_t i = 0; i < cfg->nprograms; i++) {
+		struct nm_program *prog = p->programs[i];
+		bool was = old_cfg->programs[i].common.enabled,
+		     now = cfg->programs[i].common.enabled;
+
+		rc = 0;
+		if (loaded[i]) {
+			rc = add_ring(p, prog);
+			if (!rc)
+				rc = nm_program_attach(prog);
+		} else if (prog && !was && now) {
+			rc = nm_program_attach(prog);
+		} else if (prog && was && !now) {
+			nm_program_detach(prog);
+		}
+		if (rc && w < warnlen)
+			w += (size_t)snprintf(warn + w, warnlen - w, "%s%s: cannot attach: %s",
+					      w ? "; " : "", prog->type->name, strerror(-rc));
+	}
+	rebuild_loss_counters(p);
+	if (reaper) {
+		reaper->timeout_ms = (int)cfg->shutdown_timeout_ms;
+		for (size_t i = 0; i < reaper->n; i++)
+			nm_outlet_kick(reaper->outlets[i]);
+		if (pthread_create(&reaper->thread, NULL, reap, reaper)) {
+			reap(reaper); /* no thread: here then, the reader waits */
+			free(reaper->outlets);
+			free(reaper);
+		} else {
+			reaper->next = p->reapers;
+			p->reapers = reaper;
+		}
+	}
+	free(kept);
+	free(sinks);
+	free(loaded);
+	return 0;
+fail_einval:
+	rc = -EINVAL;
+fail:
+	for (size_t j = 0; j < cfg->nsinks && outlets; j++) {
+		if (sink_from[j] < 0)
+			nm_outlet_destroy(outlets[j]);
+		else if (sinks)
+			nm_outlet_sink_discard(outlets[j], sinks[j]);
+	}
+	for (size_t i = 0; i < cfg->nprograms && loaded; i++)
+		nm_program_destroy(loaded[i]);
+	if (reaper)
+		free(reaper->outlets);
+	free(reaper);
+	free(outlets);
+	free(kept);
+	free(sinks);
+	free(loaded);
+	return rc;
+}
+
+void nm_pipeline_lock_shared(struct nm_pipeline *p)
+{
+	pthread_rwlock_rdlock(&p->lock);
+}
+
+void nm_pipeline_unlock_shared(struct nm_pipeline *p)
+{
+	pthread_rwlock_unlock(&p->lock);
+}
+
+bool nm_pipeline_program_enabled(const struct nm_pipeline *p, size_t i)
+{
+	return p->cfg->programs[i].common.enabled;
+}
+
+void nm_pipeline_set_reload(struct nm_pipeline *p, struct nm_reload *r)
+{
+	p->reload = r;
+}
+
+struct nm_reload *nm_pipeline_reload(const struct nm_pipeline *p)
+{
+	return p->reload;
+}
+
 void nm_pipeline_shutdown(struct nm_pipeline *p)
 {
 	for (size_t i = 0; i < p->nprograms; i++)
@@ -411,6 +677,7 @@ void nm_pipeline_shutdown(struct nm_pipeline *p)
 		ring_buffer__consume(p->rings);
 	report_losses(p);
 	nm_pipeline_flush(p);
+	join_reapers(p); /* removed sinks: delivered within their own timeout */
 	atomic_store(&p->abort, true);
 	for (size_t i = 0; i < p->noutlets; i++)
 		nm_outlet_stop(p->outlets[i], (int)p->cfg->shutdown_timeout_ms);
@@ -421,16 +688,18 @@ void nm_pipeline_destroy(struct nm_pipeline *p)
 	if (!p)
 		return;
 	atomic_store(&p->abort, true);
+	join_reapers(p);
 	for (size_t i = 0; i < p->noutlets; i++)
 		nm_outlet_destroy(p->outlets[i]);
 	ring_buffer__free(p->rings);
 	for (size_t i = 0; i < p->nprograms; i++)
 		nm_program_destroy(p->programs[i]);
-	for (int f = 0; f < NM_FORMAT_COUNT; f++)
-		nm_buf_free(&p->enc[f]);
+	for (int e = 0; e < NM_ENCODING_COUNT; e++)
+		nm_buf_free(&p->enc[e]);
 	free(p->losses);
 	free(p->programs);
 	free(p->outlets);
+	pthread_rwlock_destroy(&p->lock);
 	free(p);
 }
 

@@ -11,6 +11,7 @@
 #include "program.h"
 
 struct nm_pipeline;
+struct nm_reload;
 
 /*
  * Something that sees every event as it passes (the store, live streams).
@@ -50,6 +51,33 @@ void nm_pipeline_reopen(struct nm_pipeline *p);
 /* Detach, drain the rings, let sinks deliver within the configured timeout. */
 void nm_pipeline_shutdown(struct nm_pipeline *p);
 void nm_pipeline_destroy(struct nm_pipeline *p);
+
+/*
+ * Hot reload, on the reader thread: make @cfg (borrowed for the pipeline's
+ * life, as is the one it replaces: running parts keep borrowing from it) the
+ * running configuration. Per sink of @cfg, @sink_from is the index of the
+ * running outlet it keeps (its queue, spool and counters) or -1 for a new
+ * one, and @sink_changed says the kept outlet needs a new instance of its
+ * sink. Outlets not kept deliver what they hold within shutdown_timeout_ms
+ * in a thread of their own, then go. Programs are loaded, attached and
+ * detached per `enabled`. All or nothing: 0, or a negative errno with @err
+ * set and nothing changed. What went wrong after the swap (an attach) is in
+ * @warn.
+ */
+int nm_pipeline_reconfigure(struct nm_pipeline *p, const struct nm_config *cfg,
+			    const long *sink_from, const bool *sink_changed, char *warn,
+			    size_t warnlen, char *err, size_t errlen);
+/*
+ * Threads other than the reader hold this around a walk of the programs and
+ * outlets (the accessors below), so that a reload cannot swap them meanwhile.
+ */
+void nm_pipeline_lock_shared(struct nm_pipeline *p);
+void nm_pipeline_unlock_shared(struct nm_pipeline *p);
+/* Whether the running configuration enables program @i. */
+bool nm_pipeline_program_enabled(const struct nm_pipeline *p, size_t i);
+/* The reload state (src/reload.h), for the control API; NULL when there is none. */
+void nm_pipeline_set_reload(struct nm_pipeline *p, struct nm_reload *r);
+struct nm_reload *nm_pipeline_reload(const struct nm_pipeline *p);
 
 /* Set when shutting down: stops a blocked push. */
 atomic_bool *nm_pipeline_abort_flag(struct nm_pipeline *p);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/vfs.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -13,6 +14,7 @@
 
 #include "log.h"
 #include "cgroup.h"
+#include "filter.h"
 #include "program.h"
 #include "../bpf/record.h"
 
@@ -24,39 +26,75 @@ const struct nm_program_type *nm_program_type_find(const char *name)
 	return NULL;
 }
 
-static int set_rodata_u64(struct bpf_object *obj, const char *name, uint64_t v)
+/* The offset of the u64 variable @name in data section @secname of @obj. */
+static int find_u64(struct bpf_object *obj, const char *secname, const char *name, size_t *offset)
 {
-	struct bpf_map *map;
 	const struct btf *btf = bpf_object__btf(obj);
 	const struct btf_type *sec;
 	const struct btf_var_secinfo *vs;
-	void *data;
-	size_t size;
 	int id;
 
-	/* Shared rodata from common.bpf.h lives in .rodata of every object. */
-	map = bpf_object__find_map_by_name(obj, ".rodata");
-	if (!map || !btf)
+	if (!btf)
 		return -ENOENT;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	id = btf__find_by_name_kind(btf, secname, BTF_KIND_DATASEC);
 	if (id < 0)
 		return id;
 	sec = btf__type_by_id(btf, id);
-	data = (void *)bpf_map__initial_value(map, &size);
-	if (!data)
-		return -ENOENT;
 	vs = btf_var_secinfos(sec);
 	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
 		const struct btf_type *var = btf__type_by_id(btf, vs->type);
 
 		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
 			continue;
-		if (vs->size != sizeof(v) || vs->offset + sizeof(v) > size)
+		if (vs->size != sizeof(uint64_t) || vs->offset % sizeof(uint64_t))
 			return -EINVAL;
-		memcpy((char *)data + vs->offset, &v, sizeof(v));
+		*offset = vs->offset;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+static int set_rodata_u64(struct bpf_object *obj, const char *name, uint64_t v)
+{
+	/* Shared rodata from common.bpf.h lives in .rodata of every object. */
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, ".rodata");
+	size_t off, size;
+	void *data;
+	int rc = find_u64(obj, ".rodata", name, &off);
+
+	if (rc)
+		return rc;
+	data = map ? (void *)bpf_map__initial_value(map, &size) : NULL;
+	if (!data || off + sizeof(v) > size)
+		return -ENOENT;
+	memcpy((char *)data + off, &v, sizeof(v));
+	return 0;
+}
+
+/*
+ * nm_filter_state in the loaded object's .bss, mapped shared with the kernel:
+ * libbpf remaps its own copy only in a skeleton's load, which is not used here.
+ */
+static int map_filter_state(struct nm_program *p)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, ".bss");
+	long page = sysconf(_SC_PAGESIZE);
+	size_t off, len;
+	void *m;
+	int rc = find_u64(p->obj, ".bss", "nm_filter_state", &off);
+
+	if (rc)
+		return rc;
+	if (!map || off + sizeof(uint64_t) > bpf_map__value_size(map))
+		return -ENOENT;
+	len = ((size_t)bpf_map__value_size(map) + (size_t)page - 1) & ~((size_t)page - 1);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	p->state_map = m;
+	p->state_map_len = len;
+	p->filter_state = (uint64_t *)((char *)m + off);
+	return 0;
 }
 
 struct nm_program *nm_program_load(const struct nm_program_type *type,
@@ -96,7 +134,16 @@ struct nm_program *nm_program_load(const struct nm_program_type *type,
 		goto fail;
 	}
 	p->loaded = true;
+	rc = map_filter_state(p);
+	if (rc) {
+		snprintf(err, errlen, "%s: the BPF object has no filter state: %s", type->name,
+			 strerror(-rc));
+		goto fail;
+	}
 	if (type->loaded && (rc = type->loaded(p, config, err, errlen)))
+		goto fail;
+	/* before attach: the first event already sees the configured filter */
+	if (common->filter && (rc = nm_program_set_filter(p, common->filter, err, errlen)))
 		goto fail;
 	return p;
 fail:
@@ -195,8 +242,48 @@ void nm_program_destroy(struct nm_program *p)
 	nm_program_detach(p);
 	if (p->type->close)
 		p->type->close(p);
+	nm_filter_free(p->filter);
+	if (p->state_map)
+		munmap(p->state_map, p->state_map_len);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+int nm_program_set_filter(struct nm_program *p, const struct nm_filter *f, char *err, size_t errlen)
+{
+	struct bpf_map *set = bpf_object__find_map_by_name(p->obj, "nm_filter_set");
+	struct bpf_map *cidr = bpf_object__find_map_by_name(p->obj, "nm_filter_cidr");
+	struct nm_filter *copy = NULL;
+	char why[256];
+	int rc;
+
+	if (!p->loaded || !p->filter_state || !set || !cidr) {
+		snprintf(err, errlen, "%s: not loaded", p->type->name);
+		return -ENOENT;
+	}
+	if (!nm_filter_empty(f) && !(copy = nm_filter_dup(f))) {
+		snprintf(err, errlen, "%s: out of memory", p->type->name);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&p->lock);
+	rc = nm_filter_apply(copy, bpf_map__fd(set), bpf_map__fd(cidr), p->filter_state, why,
+			     sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", p->type->name, why);
+		nm_filter_free(copy);
+	} else {
+		nm_filter_free(p->filter);
+		p->filter = copy;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void nm_program_write_filter(struct nm_program *p, struct nm_writer *w)
+{
+	pthread_mutex_lock(&p->lock);
+	nm_filter_write(p->filter, w);
+	pthread_mutex_unlock(&p->lock);
 }
 
 int nm_program_ring_fd(const struct nm_program *p)
@@ -228,6 +315,7 @@ int nm_program_read_counters(const struct nm_program *p, struct nm_program_count
 	out->ring_full = sums[NM_CNT_RING_FULL];
 	out->read_error = sums[NM_CNT_READ_ERROR];
 	out->suppressed = sums[NM_CNT_SUPPRESSED];
+	out->filtered = sums[NM_CNT_FILTERED];
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct nm_filter;
 struct nm_program;
 
 /* Keys every program takes, whatever its own options. */
@@ -20,6 +21,7 @@ struct nm_program_common_config {
 	bool enabled;
 	long long ring_size;
 	long long wakeup_bytes;
+	struct nm_filter *filter; /* `filter = { ... }` (src/filter.h), owned; NULL: none */
 };
 
 /*
@@ -31,11 +33,15 @@ struct nm_program_type {
 	const char *description;
 	uint16_t record_type; /* enum nm_record_type */
 	uint32_t record_size; /* exact nm_record_hdr.len expected */
+	/* Bytes of nm_event.body that decode fills, the part the store keeps; 0: all of it. */
+	uint32_t body_size;
 
 	/* Attaches classic tracepoints, which need tracefs mounted (the agent mounts it). */
 	bool needs_tracefs;
 	/* "enabled" when the configuration does not say; the built-in default says this too. */
 	bool enabled_by_default;
+	/* `ring_size` when the configuration does not say, from the program's event rate; 0: 2 MiB. */
+	uint32_t ring_size;
 	/* Control API routes GET /api/LIST_ROUTE and /api/SUMMARY_ROUTE; NULL = none. */
 	const char *list_route;	   /* e.g. "list-connections" */
 	const char *summary_route; /* e.g. "connection-summary" */
@@ -58,6 +64,13 @@ struct nm_program_type {
 	/* Write the program's own fields. */
 	void (*write_fields)(const struct nm_event *ev, struct nm_writer *w);
 	void (*close)(struct nm_program *p);
+	/*
+	 * Drop reason names (as in drop_reason, or the kernel's enum name) to
+	 * their codes, for the filter's drop_reasons; NULL: the program has none.
+	 * 0, or -EINVAL with the first unknown name in @err.
+	 */
+	int (*resolve_reasons)(const char *const *names, size_t n, uint32_t *codes, char *err,
+			       size_t errlen);
 };
 
 /*
@@ -76,6 +89,10 @@ struct nm_program {
 	pthread_mutex_t lock; /* serializes attach/detach against readers of the state */
 	bool loaded;
 	bool attached;
+	struct nm_filter *filter; /* in force; owned, under lock; NULL: none */
+	uint64_t *filter_state;	  /* nm_filter_state, in state_map */
+	void *state_map;	  /* the object's .bss, mapped shared with the kernel; owned */
+	size_t state_map_len;
 	atomic_uint_fast64_t decoded;	    /* records turned into events */
 	atomic_uint_fast64_t decode_errors; /* records refused (length, version, type) */
 };
@@ -85,6 +102,7 @@ struct nm_program_counters {
 	uint64_t ring_full;
 	uint64_t read_error;
 	uint64_t suppressed; /* repeats aggregated in the kernel by design, not a loss */
+	uint64_t filtered;   /* refused by the program's filter, not a loss */
 };
 
 /* The registry: every program type compiled in, NULL-terminated. */
@@ -101,6 +119,17 @@ struct nm_program *nm_program_load(const struct nm_program_type *type,
 int nm_program_attach(struct nm_program *p);
 void nm_program_detach(struct nm_program *p);
 void nm_program_destroy(struct nm_program *p);
+
+/*
+ * Make @f (borrowed; NULL or empty: none) the filter of the loaded program @p,
+ * at any time while it runs: an event sees the old filter or the new one,
+ * never a mix (src/filter.h nm_filter_apply). 0, or a negative errno with
+ * @err set, the old filter still in force.
+ */
+int nm_program_set_filter(struct nm_program *p, const struct nm_filter *f, char *err,
+			  size_t errlen);
+/* The filter in force as keys of @w's open map (none for no filter). */
+void nm_program_write_filter(struct nm_program *p, struct nm_writer *w);
 
 /* The ring buffer map's fd, for the reader. */
 int nm_program_ring_fd(const struct nm_program *p);

@@ -1,4 +1,4 @@
-/* spool.c - what a spool record holds (encoded event, format, type, fields) and how it comes back. */
+/* spool.c - a spool record (the event as encoded, its encoding, type, fields) and its replay. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,8 @@ struct record_head {
 	uint8_t format;	 /* enum nm_format of the encoded event */
 	uint8_t flags;
 	uint8_t type_len;
-	uint32_t reserved;
+	uint8_t schema; /* enum nm_schema of the encoded event; 0 (native) in older records */
+	uint8_t reserved[3];
 	uint32_t fields_len;
 	uint32_t data_len;
 };
@@ -66,16 +67,18 @@ void nm_spool_close(struct nm_spool *s)
 	free(s);
 }
 
-int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, enum nm_format format, bool front)
+int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, unsigned enc, bool front)
 {
-	struct record_head head = {.version = RECORD_VERSION, .format = (uint8_t)format};
+	struct record_head head = {.version = RECORD_VERSION,
+				   .format = (uint8_t)nm_encoding_format(enc),
+				   .schema = (uint8_t)nm_encoding_schema(enc)};
 	size_t type_len = strlen(m->type);
 	const uint8_t *fields = NULL;
 	struct iovec iov[4];
 
-	if (!type_len || type_len > TYPE_MAX)
+	if (!type_len || type_len > TYPE_MAX || enc >= NM_ENCODING_COUNT)
 		return -EINVAL;
-	if (format == NM_FORMAT_MSGPACK) {
+	if (enc == nm_encoding(NM_FORMAT_MSGPACK, NM_SCHEMA_NATIVE)) {
 		head.flags = REC_DATA_IS_FIELDS;
 	} else if (m->len[NM_FORMAT_MSGPACK]) {
 		/* Another sink wants MessagePack: the pipeline encoded it already. */
@@ -95,11 +98,11 @@ int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, enum nm_format f
 		head.fields_len = (uint32_t)s->fields.len;
 	}
 	head.type_len = (uint8_t)type_len;
-	head.data_len = m->len[format];
+	head.data_len = m->len[enc];
 	iov[0] = (struct iovec){&head, sizeof(head)};
 	iov[1] = (struct iovec){(void *)m->type, type_len};
 	iov[2] = (struct iovec){(void *)fields, head.fields_len};
-	iov[3] = (struct iovec){m->data[format], head.data_len};
+	iov[3] = (struct iovec){m->data[enc], head.data_len};
 	return nm_segstore_append(s->store, iov, 4, front);
 }
 
@@ -225,17 +228,18 @@ static void stored_write_fields(const void *ctx, struct nm_writer *w)
 }
 
 /* Rebuild a message from a record body; -EINVAL when it is not a record, -ENOMEM. */
-static int decode_record(struct nm_spool *s, const uint8_t *body, size_t len, enum nm_format format,
+static int decode_record(struct nm_spool *s, const uint8_t *body, size_t len, unsigned enc,
 			 struct nm_msg **out)
 {
 	struct record_head head;
 	const uint8_t *type, *fields, *data;
 	size_t data_len;
 
-	if (len < sizeof(head))
+	if (len < sizeof(head) || enc >= NM_ENCODING_COUNT)
 		return -EINVAL;
 	memcpy(&head, body, sizeof(head));
-	if (head.version != RECORD_VERSION || head.format >= NM_FORMAT_COUNT || !head.type_len ||
+	if (head.version != RECORD_VERSION || head.format >= NM_FORMAT_COUNT ||
+	    head.schema >= NM_SCHEMA_COUNT || !head.type_len ||
 	    sizeof(head) + head.type_len + (uint64_t)head.fields_len + head.data_len != len)
 		return -EINVAL;
 	type = body + sizeof(head);
@@ -245,20 +249,28 @@ static int decode_record(struct nm_spool *s, const uint8_t *body, size_t len, en
 	if (memchr(type, '\0', head.type_len))
 		return -EINVAL;
 	if (head.flags & REC_DATA_IS_FIELDS) {
-		if (head.format != NM_FORMAT_MSGPACK || head.fields_len)
+		if (head.format != NM_FORMAT_MSGPACK || head.schema != NM_SCHEMA_NATIVE ||
+		    head.fields_len)
 			return -EINVAL;
 		fields = data;
 		head.fields_len = head.data_len;
 	}
 	if (!parse_map(&s->parsed, fields, head.fields_len))
 		return -EINVAL;
-	if (head.format != format) {
-		/* Written in another format (config changed between runs): encode it anew. */
+	if (nm_encoding(head.format, head.schema) != enc) {
+		/*
+		 * Written in another format or schema (config changed between runs):
+		 * encode it anew from its native fields, as the live event was.
+		 */
+		struct nm_msg_fields native = {fields, head.fields_len};
 		struct nm_writer w;
 
 		nm_buf_reset(&s->convert);
-		nm_writer_init(&w, format, &s->convert);
-		walk_document(&s->parsed.data, &w);
+		nm_writer_init(&w, nm_encoding_format(enc), &s->convert);
+		if (nm_encoding_schema(enc) == NM_SCHEMA_NATIVE)
+			walk_document(&s->parsed.data, &w);
+		else
+			nm_siem_write(nm_encoding_schema(enc), stored_write_fields, &native, &w);
 		if (s->convert.oom)
 			return -ENOMEM;
 		if (w.error)
@@ -266,12 +278,12 @@ static int decode_record(struct nm_spool *s, const uint8_t *body, size_t len, en
 		data = s->convert.data;
 		data_len = s->convert.len;
 	}
-	*out = nm_msg_new_stored((const char *)type, head.type_len, fields, head.fields_len, format,
+	*out = nm_msg_new_stored((const char *)type, head.type_len, fields, head.fields_len, enc,
 				 data, data_len, stored_write_fields);
 	return *out ? 0 : -ENOMEM;
 }
 
-int nm_spool_read(struct nm_spool *s, enum nm_format format, struct nm_msg **m, nm_spool_pos *pos,
+int nm_spool_read(struct nm_spool *s, unsigned enc, struct nm_msg **m, nm_spool_pos *pos,
 		  uint64_t *corrupt)
 {
 	const uint8_t *body;
@@ -279,7 +291,7 @@ int nm_spool_read(struct nm_spool *s, enum nm_format format, struct nm_msg **m, 
 
 	*m = NULL;
 	while (nm_segstore_next(s->store, &body, &len, pos, corrupt)) {
-		int rc = decode_record(s, body, len, format, m);
+		int rc = decode_record(s, body, len, enc, m);
 
 		if (rc != -EINVAL)
 			return rc ? rc : 1;

@@ -27,21 +27,22 @@ struct nm_spool *nm_spool_open(const char *dir, uint64_t max_bytes, char *err, s
 void nm_spool_close(struct nm_spool *s);
 
 /*
- * Append @m (borrowed) as encoded in @format at the end, or, with @front, to
+ * Append @m (borrowed) in its encoding @enc (src/msg.h; a bare format is its
+ * native encoding) at the end, or, with @front, to
  * a segment read before every other (shutdown: events older than what is
  * spooled). 0, -EFBIG when spool_max_bytes would be passed, -ENOMEM, or
  * -errno from the file system (-ENOSPC).
  */
-int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, enum nm_format format, bool front);
+int nm_spool_append(struct nm_spool *s, const struct nm_msg *m, unsigned enc, bool front);
 
 /*
- * Read the next unread record into *@m, a new message (one reference)
- * encoded in @format, re-encoded from its fields if it was written in
- * another one. 1 when *@m is set, with *@pos the record's place; 0 when none
+ * Read the next unread record into *@m, a new message (one reference) in
+ * encoding @enc, re-encoded from its native fields if it was written in
+ * another one (format or schema). 1 when *@m is set, with *@pos the record's place; 0 when none
  * is left; -ENOMEM when a record was read but could not be rebuilt (it is
  * consumed: count it). *@corrupt is increased by the corrupt records skipped.
  */
-int nm_spool_read(struct nm_spool *s, enum nm_format format, struct nm_msg **m, nm_spool_pos *pos,
+int nm_spool_read(struct nm_spool *s, unsigned enc, struct nm_msg **m, nm_spool_pos *pos,
 		  uint64_t *corrupt);
 
 /* Everything up to @pos left the spool (delivered or counted): drop finished segments. */

@@ -1,9 +1,11 @@
-/* store.c - a ring of event copies, chained per type, pid and command for fast queries. */
+/* store.c - compact event records in a byte ring, chained per type, pid and command for queries. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "program.h"
 #include "store.h"
@@ -16,22 +18,53 @@
  * ends at a key that is no longer stored, which is why a link is a key and
  * not a slot. The oldest event of a chain is evicted first, so an index entry
  * dies exactly when the event it points to (its newest) is evicted.
+ *
+ * A slot holds only what queries test; the event itself is a variable-length
+ * record in the arena, a byte ring written in order: small integers as
+ * varints, the command without its padding, the body cut to what the program
+ * declares and without its all-zero 4-byte units (an IPv4 connect keeps ~40 of
+ * 184 bytes). The arena is sized for nslots records of the largest size, so
+ * the store still holds exactly the newest nslots events whatever their sizes;
+ * it is reserved, not committed, and the pages the oldest record has left are
+ * given back a chunk at a time, so the resident part follows the bytes held.
  */
 
 #define NO_KEY	  UINT64_MAX
 #define MAX_TYPES 32
 #define NO_TYPE	  0xff
 
-struct meta {
+#define MAX_ORIGINS 16
+#define NO_ORIGIN   0xff
+
+#define BODY_UNITS (NM_EVENT_BODY_MAX / 4)
+#define VARINT_MAX 10
+/* flags, origin, command length, spare; command; 5 varints; raw type, host, run id; mask; body */
+#define REC_MAX	    ((4 + NM_EVENT_COMM_MAX + 6 * VARINT_MAX + 24 + NM_EVENT_BODY_MAX + 7) & ~7)
+#define ARENA_CHUNK ((size_t)256 << 10)
+
+#define REC_TASK     0x1
+#define REC_RAW_TYPE 0x2 /* more types than the table holds: the pointer is in the record */
+/* more (host, run id) pairs than the table holds: both are in the record */
+#define REC_RAW_ORIGIN 0x4
+
+_Static_assert(NM_EVENT_BODY_MAX % 4 == 0 && BODY_UNITS <= 64, "body units fit the mask");
+
+struct slot {
 	int64_t wall_ns;
 	int64_t max_wall; /* of every event up to this one: lets `since` cut the walk short */
-	uint64_t prev_type;
-	uint64_t prev_pid;
-	uint64_t prev_comm;
+	uint32_t off;	  /* the record, in 8-byte units into the arena */
+	/* chain links as distances back from this key, 0 for none: a live link is < nslots */
+	uint32_t prev_type;
+	uint32_t prev_pid;
+	uint32_t prev_comm;
 	uint32_t pid;
 	uint8_t type_idx;
 	bool has_task;
-	char comm[NM_EVENT_COMM_MAX]; /* NUL-padded copy, compared whole */
+};
+
+struct origin {
+	const char *host;
+	uint64_t run_id;
 };
 
 /* One open-addressing table (linear probing, backward-shift delete) of chain heads. */
@@ -74,9 +107,14 @@ struct nm_store {
 	pthread_mutex_t lock;
 	size_t capacity;
 	size_t nslots;
-	struct nm_event *ev;
-	struct meta *meta;
-	uint64_t next; /* the key the next event gets */
+	struct slot *slots;
+	unsigned char *arena; /* mmap'ed, arena_len bytes */
+	size_t arena_len;
+	size_t head;	 /* where the next record goes */
+	size_t released; /* chunks from here up to the oldest record's are given back */
+	uint64_t next;	 /* the key the next event gets */
+	struct origin origins[MAX_ORIGINS];
+	size_t norigins;
 	struct type_entry types[MAX_TYPES];
 	size_t ntypes;
 	bool types_overflow;
@@ -91,6 +129,8 @@ struct nm_store {
 	uint64_t gone_sent; /* totals of subscribers that have left */
 	uint64_t gone_dropped;
 };
+
+/* ---- index tables ---------------------------------------------------------- */
 
 /* ---- index tables ---------------------------------------------------------- */
 
@@ -201,29 +241,213 @@ static void pid_key(uint32_t pid, char key[NM_EVENT_COMM_MAX])
 	memcpy(key, &pid, sizeof(pid));
 }
 
+/* ---- records ------------------------------------------------------------------ */
+
+static unsigned char *put_varint(unsigned char *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
+}
+
+/* Only ever reads what put_varint wrote, so it needs no bound. */
+static const unsigned char *get_varint(const unsigned char *p, uint64_t *v)
+{
+	uint64_t r = 0;
+	unsigned int shift = 0;
+
+	while (*p & 0x80) {
+		r |= (uint64_t)(*p++ & 0x7f) << shift;
+		shift += 7;
+	}
+	*v = r | (uint64_t)*p++ << shift;
+	return p;
+}
+
+static uint8_t origin_index(struct nm_store *s, const struct nm_event *ev)
+{
+	for (size_t i = 0; i < s->norigins; i++)
+		if (s->origins[i].host == ev->host && s->origins[i].run_id == ev->run_id)
+			return (uint8_t)i;
+	if (s->norigins == MAX_ORIGINS)
+		return NO_ORIGIN;
+	s->origins[s->norigins] = (struct origin){ev->host, ev->run_id};
+	return (uint8_t)s->norigins++;
+}
+
+static size_t body_units(const struct nm_program_type *type)
+{
+	uint32_t size = type->body_size;
+
+	return size && size < NM_EVENT_BODY_MAX ? (size + 3) / 4 : BODY_UNITS;
+}
+
+/* Encode @ev at @p (REC_MAX bytes of room); returns the record's length, a multiple of 8. */
+static size_t rec_put(struct nm_store *s, unsigned char *p, const struct nm_event *ev,
+		      uint8_t type_idx)
+{
+	unsigned char *q, *maskp;
+	uint8_t origin = origin_index(s, ev);
+	size_t comm_len = strnlen(ev->command, NM_EVENT_COMM_MAX), units = body_units(ev->type);
+	uint64_t mask = 0;
+
+	p[0] = (ev->has_task ? REC_TASK : 0) | (type_idx == NO_TYPE ? REC_RAW_TYPE : 0) |
+	       (origin == NO_ORIGIN ? REC_RAW_ORIGIN : 0);
+	p[1] = origin;
+	p[2] = (unsigned char)comm_len;
+	p[3] = 0;
+	memcpy(p + 4, ev->command, comm_len);
+	q = p + 4 + comm_len;
+	q = put_varint(q, ev->seq);
+	q = put_varint(q, ev->timestamp_ns);
+	q = put_varint(q, ev->tid);
+	q = put_varint(q, ev->uid);
+	q = put_varint(q, ev->cgroup_id);
+	if (type_idx == NO_TYPE) {
+		memcpy(q, &ev->type, sizeof(ev->type));
+		q += sizeof(ev->type);
+	}
+	if (origin == NO_ORIGIN) {
+		memcpy(q, &ev->host, sizeof(ev->host));
+		memcpy(q + sizeof(ev->host), &ev->run_id, sizeof(ev->run_id));
+		q += sizeof(ev->host) + sizeof(ev->run_id);
+	}
+	/* the mask goes first but is known last: reserve its longest form */
+	maskp = q;
+	q += VARINT_MAX;
+	for (size_t i = 0; i < units; i++) {
+		uint32_t u;
+
+		memcpy(&u, ev->body + 4 * i, 4);
+		if (u) {
+			mask |= (uint64_t)1 << i;
+			memcpy(q, &u, 4);
+			q += 4;
+		}
+	}
+	{
+		unsigned char m[VARINT_MAX];
+		size_t mlen = (size_t)(put_varint(m, mask) - m);
+
+		memmove(maskp + mlen, maskp + VARINT_MAX, (size_t)(q - maskp - VARINT_MAX));
+		memcpy(maskp, m, mlen);
+		q -= VARINT_MAX - mlen;
+	}
+	return ((size_t)(q - p) + 7) & ~(size_t)7;
+}
+
+static const unsigned char *rec_at(const struct nm_store *s, uint64_t k)
+{
+	return s->arena + (size_t)s->slots[k % s->nslots].off * 8;
+}
+
+/* The command of the record, NUL-padded, as the filters compare it. */
+static void rec_comm(const unsigned char *p, char comm[NM_EVENT_COMM_MAX])
+{
+	memset(comm, 0, NM_EVENT_COMM_MAX);
+	memcpy(comm, p + 4, p[2]);
+}
+
+/* Key @k, stored, back into a whole event. */
+static void rec_get(const struct nm_store *s, uint64_t k, struct nm_event *ev)
+{
+	const struct slot *sl = &s->slots[k % s->nslots];
+	const unsigned char *p = rec_at(s, k), *q = p + 4 + p[2];
+	uint64_t v, mask;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->wall_ns = sl->wall_ns;
+	ev->pid = sl->pid;
+	ev->has_task = p[0] & REC_TASK;
+	memcpy(ev->command, p + 4, p[2]);
+	q = get_varint(q, &ev->seq);
+	q = get_varint(q, &ev->timestamp_ns);
+	q = get_varint(q, &v);
+	ev->tid = (uint32_t)v;
+	q = get_varint(q, &v);
+	ev->uid = (uint32_t)v;
+	q = get_varint(q, &ev->cgroup_id);
+	if (p[0] & REC_RAW_TYPE) {
+		memcpy(&ev->type, q, sizeof(ev->type));
+		q += sizeof(ev->type);
+	} else {
+		ev->type = s->types[sl->type_idx].type;
+	}
+	if (p[0] & REC_RAW_ORIGIN) {
+		memcpy(&ev->host, q, sizeof(ev->host));
+		memcpy(&ev->run_id, q + sizeof(ev->host), sizeof(ev->run_id));
+		q += sizeof(ev->host) + sizeof(ev->run_id);
+	} else {
+		ev->host = s->origins[p[1]].host;
+		ev->run_id = s->origins[p[1]].run_id;
+	}
+	q = get_varint(q, &mask);
+	for (size_t i = 0; mask; i++, mask >>= 1) {
+		if (mask & 1) {
+			memcpy(ev->body + 4 * i, q, 4);
+			q += 4;
+		}
+	}
+}
+
+/* The program of a record whose type did not fit the table. */
+static const char *rec_type_name(const struct nm_store *s, uint64_t k)
+{
+	struct nm_event ev;
+
+	rec_get(s, k, &ev);
+	return ev.type->name;
+}
+
 /* ---- lifecycle --------------------------------------------------------------- */
 
 struct nm_store *nm_store_create(size_t capacity, size_t min_slots, size_t max_subs, char *err,
 				 size_t errlen)
 {
 	struct nm_store *s = calloc(1, sizeof(*s));
+	size_t nslots = capacity > min_slots ? capacity : min_slots;
+	bool too_many = false;
 
 	if (!s)
-		goto oom;
+		goto fail;
 	pthread_mutex_init(&s->lock, NULL);
+	if (!nslots)
+		nslots = 1;
+	/* slot offsets are 32-bit in 8-byte units, links 32-bit distances */
+	if (nslots > (((size_t)UINT32_MAX * 8) - 4 * ARENA_CHUNK) / REC_MAX) {
+		too_many = true;
+		goto fail;
+	}
 	s->capacity = capacity;
-	s->nslots = capacity > min_slots ? capacity : min_slots;
-	if (!s->nslots)
-		s->nslots = 1;
+	s->nslots = nslots;
 	s->max_subs = max_subs;
+	/*
+	 * Room for nslots records of the largest size, a record skipped at the
+	 * wrap, and two chunks: the free part ahead of the newest record is then
+	 * always longer than a chunk, so a chunk given back never holds a live record.
+	 */
+	s->arena_len = (nslots * REC_MAX + 3 * ARENA_CHUNK) / ARENA_CHUNK * ARENA_CHUNK;
+	s->arena = mmap(NULL, s->arena_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s->arena == MAP_FAILED) {
+		s->arena = NULL;
+		goto fail;
+	}
 	/* calloc: pages are only touched as the ring fills, so RSS follows the events held. */
-	s->ev = calloc(s->nslots, sizeof(*s->ev));
-	s->meta = calloc(s->nslots, sizeof(*s->meta));
-	if (!s->ev || !s->meta || ix_init(&s->pids, 256) || ix_init(&s->comms, 256))
-		goto oom;
+	s->slots = calloc(s->nslots, sizeof(*s->slots));
+	if (!s->slots || ix_init(&s->pids, 256) || ix_init(&s->comms, 256))
+		goto fail;
 	return s;
-oom:
-	snprintf(err, errlen, "event store: cannot allocate %zu events: out of memory", capacity);
+fail:
+	if (too_many)
+		snprintf(err, errlen, "event store: %zu events are more than one store can index",
+			 nslots);
+	else
+		snprintf(err, errlen, "event store: cannot allocate %zu events: out of memory",
+			 capacity);
 	nm_store_destroy(s);
 	return NULL;
 }
@@ -241,8 +465,9 @@ void nm_store_destroy(struct nm_store *s)
 	}
 	free(s->pids.e);
 	free(s->comms.e);
-	free(s->meta);
-	free(s->ev);
+	free(s->slots);
+	if (s->arena)
+		munmap(s->arena, s->arena_len);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -259,6 +484,16 @@ static uint64_t visible_oldest(const struct nm_store *s)
 	return s->next > s->capacity ? s->next - s->capacity : 0;
 }
 
+static uint64_t link_key(uint64_t k, uint32_t dist)
+{
+	return dist ? k - dist : NO_KEY;
+}
+
+static uint32_t link_dist(uint64_t k, uint64_t prev)
+{
+	return prev == NO_KEY ? 0 : (uint32_t)(k - prev);
+}
+
 static void unlink_chain(struct ix *ix, const char key[NM_EVENT_COMM_MAX], uint64_t k)
 {
 	struct ix_entry *e = ix->broken ? NULL : ix_find(ix, key);
@@ -272,7 +507,7 @@ static void unlink_chain(struct ix *ix, const char key[NM_EVENT_COMM_MAX], uint6
 
 static void evict(struct nm_store *s, uint64_t k)
 {
-	const struct meta *m = &s->meta[k % s->nslots];
+	const struct slot *m = &s->slots[k % s->nslots];
 	char key[NM_EVENT_COMM_MAX];
 
 	if (m->type_idx != NO_TYPE) {
@@ -285,7 +520,25 @@ static void evict(struct nm_store *s, uint64_t k)
 	if (m->has_task) {
 		pid_key(m->pid, key);
 		unlink_chain(&s->pids, key, k);
-		unlink_chain(&s->comms, m->comm, k);
+		rec_comm(rec_at(s, k), key);
+		unlink_chain(&s->comms, key, k);
+	}
+}
+
+/*
+ * Give back the whole chunks the oldest record (@tail, a byte offset) has
+ * left since the last call: they are written again only after the rest of
+ * the free part, and until then would count as resident for nothing.
+ */
+static void release_behind(struct nm_store *s, size_t tail)
+{
+	size_t until = tail / ARENA_CHUNK * ARENA_CHUNK;
+
+	while (s->released != until) {
+		size_t end = s->released < until ? until : s->arena_len;
+
+		madvise(s->arena + s->released, end - s->released, MADV_DONTNEED);
+		s->released = end == s->arena_len ? 0 : end;
 	}
 }
 
@@ -319,39 +572,44 @@ static uint64_t link_chain(struct ix *ix, const char key[NM_EVENT_COMM_MAX], uin
 void nm_store_add(struct nm_store *s, const struct nm_event *ev)
 {
 	uint64_t k;
-	struct meta *m;
+	struct slot *m;
 	char key[NM_EVENT_COMM_MAX];
 	int64_t prev_max;
 	size_t len;
 
 	pthread_mutex_lock(&s->lock);
 	k = s->next;
-	if (k >= s->nslots)
+	if (k >= s->nslots) {
 		evict(s, k - s->nslots);
-	prev_max = k ? s->meta[(k - 1) % s->nslots].max_wall : INT64_MIN;
-	m = &s->meta[k % s->nslots];
-	s->ev[k % s->nslots] = *ev;
+		if (s->nslots > 1)
+			release_behind(s, (size_t)s->slots[(k + 1) % s->nslots].off * 8);
+	}
+	prev_max = k ? s->slots[(k - 1) % s->nslots].max_wall : INT64_MIN;
+	m = &s->slots[k % s->nslots];
 
 	memset(m, 0, sizeof(*m));
 	m->wall_ns = ev->wall_ns;
 	m->max_wall = ev->wall_ns > prev_max ? ev->wall_ns : prev_max;
-	m->prev_type = m->prev_pid = m->prev_comm = NO_KEY;
+	m->pid = ev->pid;
 	m->type_idx = type_index(s, ev->type);
 	if (m->type_idx != NO_TYPE) {
 		struct type_entry *t = &s->types[m->type_idx];
 
-		m->prev_type = t->head;
+		m->prev_type = link_dist(k, t->head);
 		t->head = k;
 		t->count++;
 	}
+	if (s->head + REC_MAX > s->arena_len)
+		s->head = 0; /* records never wrap: the end's remainder waits a round */
+	m->off = (uint32_t)(s->head / 8);
+	len = rec_put(s, s->arena + s->head, ev, m->type_idx);
+	s->head += len;
 	m->has_task = ev->has_task;
 	if (ev->has_task) {
-		m->pid = ev->pid;
-		len = strnlen(ev->command, NM_EVENT_COMM_MAX);
-		memcpy(m->comm, ev->command, len);
 		pid_key(ev->pid, key);
-		m->prev_pid = link_chain(&s->pids, key, k);
-		m->prev_comm = link_chain(&s->comms, m->comm, k);
+		m->prev_pid = link_dist(k, link_chain(&s->pids, key, k));
+		rec_comm(s->arena + (size_t)m->off * 8, key);
+		m->prev_comm = link_dist(k, link_chain(&s->comms, key, k));
 	}
 	s->next = k + 1;
 
@@ -375,11 +633,6 @@ void nm_store_add(struct nm_store *s, const struct nm_event *ev)
 
 /* ---- queries ------------------------------------------------------------------------ */
 
-static bool comm_equal(const char *a, const char *b)
-{
-	return !memcmp(a, b, NM_EVENT_COMM_MAX);
-}
-
 bool nm_store_filter_match(const struct nm_store_filter *f, const struct nm_event *ev)
 {
 	if (f->type && strcmp(f->type, ev->type->name))
@@ -402,15 +655,15 @@ bool nm_store_filter_match(const struct nm_store_filter *f, const struct nm_even
 	return true;
 }
 
-/* Matches on the side data alone, so a scan never touches the events themselves. */
-static bool meta_match(const struct nm_store *s, const struct meta *m,
-		       const struct nm_store_filter *f, int want_type)
+/* Matches on the slot and the record's command, so a scan decodes nothing. */
+static bool slot_match(const struct nm_store *s, uint64_t k, const struct nm_store_filter *f,
+		       int want_type)
 {
+	const struct slot *m = &s->slots[k % s->nslots];
+
 	if (f->type) {
 		if (m->type_idx == NO_TYPE) {
-			const struct nm_event *ev = &s->ev[m - s->meta];
-
-			if (strcmp(ev->type->name, f->type))
+			if (strcmp(rec_type_name(s, k), f->type))
 				return false;
 		} else if (m->type_idx != want_type) {
 			return false;
@@ -420,26 +673,32 @@ static bool meta_match(const struct nm_store *s, const struct meta *m,
 		return false;
 	if (f->has_pid && m->pid != f->pid)
 		return false;
-	if (f->has_command && !comm_equal(m->comm, f->command))
-		return false;
 	if (f->has_since && m->wall_ns < f->since_ns)
 		return false;
 	if (f->has_until && m->wall_ns > f->until_ns)
 		return false;
+	if (f->has_command) {
+		const unsigned char *p = rec_at(s, k);
+
+		/* f->command is NUL-padded here (nm_store_query normalizes it) */
+		if (strnlen(f->command, NM_EVENT_COMM_MAX) != p[2] ||
+		    memcmp(p + 4, f->command, p[2]))
+			return false;
+	}
 	return true;
 }
 
 enum chain { CHAIN_ALL, CHAIN_TYPE, CHAIN_PID, CHAIN_COMM };
 
-static uint64_t chain_prev(const struct meta *m, enum chain c, uint64_t k)
+static uint64_t chain_prev(const struct slot *m, enum chain c, uint64_t k)
 {
 	switch (c) {
 	case CHAIN_TYPE:
-		return m->prev_type;
+		return link_key(k, m->prev_type);
 	case CHAIN_PID:
-		return m->prev_pid;
+		return link_key(k, m->prev_pid);
 	case CHAIN_COMM:
-		return m->prev_comm;
+		return link_key(k, m->prev_comm);
 	default:
 		return k ? k - 1 : NO_KEY;
 	}
@@ -477,7 +736,7 @@ size_t nm_store_query(struct nm_store *s, const struct nm_store_filter *f, uint6
 		while (lo < hi) {
 			uint64_t mid = lo + (hi - lo) / 2;
 
-			if (s->meta[mid % s->nslots].max_wall >= fc.since_ns)
+			if (s->slots[mid % s->nslots].max_wall >= fc.since_ns)
 				hi = mid;
 			else
 				lo = mid + 1;
@@ -522,15 +781,13 @@ size_t nm_store_query(struct nm_store *s, const struct nm_store_filter *f, uint6
 	}
 
 	while (k != NO_KEY && k >= cut && k < s->next) {
-		const struct meta *m = &s->meta[k % s->nslots];
-
-		if (meta_match(s, m, &fc, want_type)) {
+		if (slot_match(s, k, &fc, want_type)) {
 			if (keys)
 				keys[n] = k;
 			if (++n == max)
 				break;
 		}
-		k = chain_prev(m, chain, k);
+		k = chain_prev(&s->slots[k % s->nslots], chain, k);
 	}
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -546,12 +803,27 @@ size_t nm_store_get(struct nm_store *s, const uint64_t *keys, size_t n, struct n
 	for (size_t i = 0; i < n; i++) {
 		ok[i] = keys[i] >= ring_oldest(s) && keys[i] < s->next;
 		if (ok[i]) {
-			evs[i] = s->ev[keys[i] % s->nslots];
+			rec_get(s, keys[i], &evs[i]);
 			got++;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return got;
+}
+
+size_t nm_store_max_capacity(const struct nm_store *s)
+{
+	return s->nslots; /* fixed at create */
+}
+
+int nm_store_set_capacity(struct nm_store *s, size_t capacity)
+{
+	if (!capacity || capacity > s->nslots)
+		return -E2BIG;
+	pthread_mutex_lock(&s->lock);
+	s->capacity = capacity;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 void nm_store_get_stats(struct nm_store *s, struct nm_store_stats *st)
@@ -563,6 +835,13 @@ void nm_store_get_stats(struct nm_store *s, struct nm_store_stats *st)
 	st->added = s->next;
 	st->evicted = s->next - st->stored; /* out of the query window, whatever the ring holds */
 	st->queries = s->queries;
+	if (s->next) {
+		size_t tail = (size_t)s->slots[ring_oldest(s) % s->nslots].off * 8;
+
+		/* the ring's records from the oldest to the newest, a skipped end included */
+		st->bytes = (s->head > tail ? s->head - tail : s->arena_len - tail + s->head) +
+			    (s->next - ring_oldest(s)) * sizeof(struct slot);
+	}
 	st->subscribers = s->nsubs;
 	st->stream_sent = s->gone_sent;
 	st->stream_dropped = s->gone_dropped;
@@ -621,7 +900,7 @@ long nm_store_sub_next(struct nm_store *s, struct nm_store_sub *sub, struct nm_e
 			sub->dropped++; /* so far behind that the ring overwrote it */
 			continue;
 		}
-		evs[n++] = s->ev[k % s->nslots];
+		rec_get(s, k, &evs[n++]);
 		sub->sent++;
 	}
 	if (!n) {

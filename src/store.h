@@ -33,6 +33,7 @@ struct nm_store_stats {
 	uint64_t subscribers;
 	uint64_t stream_sent;
 	uint64_t stream_dropped; /* slow stream clients, all of them, since start */
+	uint64_t bytes;		 /* the stored events' records and slots, about */
 };
 
 /*
@@ -62,6 +63,14 @@ size_t nm_store_get(struct nm_store *s, const uint64_t *keys, size_t n, struct n
 		    bool *ok);
 
 void nm_store_get_stats(struct nm_store *s, struct nm_store_stats *st);
+
+/*
+ * Hot reload: the query window becomes the newest @capacity events, at most
+ * the ring's slots (nm_store_max_capacity: allocated at create, never
+ * grown). 0, or -E2BIG with nothing changed.
+ */
+int nm_store_set_capacity(struct nm_store *s, size_t capacity);
+size_t nm_store_max_capacity(const struct nm_store *s);
 
 /* True when @ev matches @f; the same test queries and streams use. */
 bool nm_store_filter_match(const struct nm_store_filter *f, const struct nm_event *ev);

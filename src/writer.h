@@ -28,4 +28,26 @@ void nm_writer_init(struct nm_writer *w, enum nm_format format, struct nm_buf *o
  */
 size_t nm_utf8_valid_seq(const uint8_t *s, size_t len);
 
+/*
+ * The JSON encoder's own primitives, for the common fields of every event
+ * (src/event.c) to be written in one pass: not part of the sink contract.
+ * The byte-level primitives they use are in src/encode.h.
+ */
+
+/* Worst case of JSON text for @len input bytes: \u00XX for a control byte. */
+#define NM_TEXT_MAX(len) ((len)*6)
+
+/*
+ * When @w is the JSON encoder at the top level of its map, room for @max more
+ * bytes: where they go. NULL otherwise (or out of memory): use the writer.
+ */
+uint8_t *nm_json_reserve(struct nm_writer *w, size_t max);
+/* End the bytes written since nm_json_reserve() at @end: @nfields more fields, commas included. */
+void nm_json_commit(struct nm_writer *w, uint8_t *end, uint32_t nfields);
+
+/* The same for the MessagePack encoder: nm_mp_reserve() also wants the top-level map. */
+#define NM_MP_STR_MAX(len) (5 + NM_TEXT_MAX(len))
+uint8_t *nm_mp_reserve(struct nm_writer *w, size_t max);
+void nm_mp_commit(struct nm_writer *w, uint8_t *end, uint32_t nfields);
+
 #endif

@@ -309,6 +309,7 @@ static int compress_rotated(struct file_sink *s, int src, const struct stat *st,
 		rc = -ENOMEM;
 		goto out;
 	}
+	gzbuffer(gz, sizeof(chunk)); /* zlib's 8 KiB default: a write(2) per 8 KiB out */
 	while ((n = pread(src, chunk, sizeof(chunk), off)) > 0) {
 		off += n;
 		if (gzwrite(gz, chunk, (unsigned)n) != n) {

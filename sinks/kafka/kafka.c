@@ -14,9 +14,13 @@
 /*
  * Messages accepted and not yet reported. librdkafka's own queue is kept at
  * this bound too, so the backlog of an outage waits in the agent's queue and
- * spool, where it is counted, and not inside the library.
+ * spool, where it is counted, and not inside the library. It must cover what
+ * is in flight to the broker at full speed — a full window while the
+ * delivery reports of a linger.ms batch come back — or the producer idles
+ * (4096 held delivered events/s near 100 k on the mock cluster, see
+ * docs/performance.md).
  */
-#define KAFKA_MAX_INFLIGHT 4096
+#define KAFKA_MAX_INFLIGHT 32768
 
 struct kafka_config {
 	char *brokers;
@@ -34,7 +38,16 @@ enum slot_state {
 struct slot {
 	enum slot_state state;
 	struct nm_sink_msg msg; /* borrowed until reported */
-	char topic[NM_TPL_OUT_MAX + 1];
+	const char *topic;	/* interned: one copy per distinct topic, not one per slot */
+};
+
+/*
+ * Every topic used so far, each stored once (the router bounds how many:
+ * max_topics, and the fallback). Open addressing over a power-of-two table.
+ */
+struct topic_names {
+	char **slot;
+	size_t cap, count;
 };
 
 struct kafka_sink {
@@ -43,12 +56,14 @@ struct kafka_sink {
 	rd_kafka_t *rk;
 	struct nm_route route;
 	struct nm_template *key;
+	struct topic_names topics;
 
 	struct slot slots[KAFKA_MAX_INFLIGHT]; /* by token % KAFKA_MAX_INFLIGHT */
 	uint64_t low_token;		       /* every token below is reported */
 	uint64_t high_token;		       /* one past the newest accepted */
 	size_t outstanding;
 	size_t resend_count;
+	struct nm_report_run run; /* delivered, not yet told to the outlet */
 	bool closing; /* destroy: purged messages stay unreported, the outlet keeps them */
 	_Atomic bool fatal;
 	_Atomic bool healthy;
@@ -131,7 +146,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		sl->state = SLOT_FREE;
 		s->outstanding--;
 		s->delivered++;
-		s->env->report(s->env->ctx, token, 0);
+		nm_report_run_add(&s->run, s->env, token);
 		return;
 	}
 	if (s->closing && (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
@@ -167,7 +182,7 @@ static rd_kafka_conf_t *build_conf(const struct kafka_config *cfg, char *err, si
 		{"enable.idempotence", "true"}, /* acks=all, no duplicates or reordering */
 		{"compression.codec", "lz4"},
 		{"linger.ms", "20"},
-		{"queue.buffering.max.messages", "4096"},
+		{"queue.buffering.max.messages", "32768"},
 		{"queue.buffering.max.kbytes", "65536"},
 		/* Never give up inside the library: the outlet holds or spools the backlog. */
 		{"message.timeout.ms", "0"},
@@ -237,6 +252,54 @@ static rd_kafka_t *new_producer(struct kafka_sink *s, char *err, size_t errlen)
 		return NULL;
 	}
 	return rk; /* conf now owned by rk */
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* The one stored copy of @name, added if new; NULL when out of memory. */
+static const char *intern_topic(struct topic_names *t, const char *name)
+{
+	size_t i;
+
+	if (2 * (t->count + 1) > t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		char **slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return NULL;
+		for (size_t j = 0; j < t->cap; j++) {
+			if (!t->slot[j])
+				continue;
+			for (i = name_hash(t->slot[j]) & (cap - 1); slot[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			slot[i] = t->slot[j];
+		}
+		free(t->slot);
+		t->slot = slot;
+		t->cap = cap;
+	}
+	for (i = name_hash(name) & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1))
+		if (!strcmp(t->slot[i], name))
+			return t->slot[i];
+	t->slot[i] = strdup(name);
+	if (t->slot[i])
+		t->count++;
+	return t->slot[i];
+}
+
+static void free_topics(struct topic_names *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->slot[i]);
+	free(t->slot);
 }
 
 /* Hand one slot's message to librdkafka. 0, -EAGAIN (queue full) or another error. */
@@ -320,6 +383,7 @@ static void recreate(struct kafka_sink *s)
 
 	rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(s->rk, 0); /* purged messages come back retriable: SLOT_RESEND */
+	nm_report_run_flush(&s->run, s->env);
 	rd_kafka_destroy(s->rk);
 	s->rk = NULL;
 	for (uint64_t t = s->low_token; t < s->high_token; t++) {
@@ -377,6 +441,7 @@ static int kafka_write(void *sink, const struct nm_sink_msg *msg)
 {
 	struct kafka_sink *s = sink;
 	struct slot *sl = &s->slots[msg->token % KAFKA_MAX_INFLIGHT];
+	char topic[NM_TPL_OUT_MAX + 1];
 	int rc;
 
 	/* Retries go first, or newer events would overtake them. */
@@ -385,7 +450,10 @@ static int kafka_write(void *sink, const struct nm_sink_msg *msg)
 	if (sl->state != SLOT_FREE)
 		return -EAGAIN; /* cannot happen while the outlet honours max_inflight */
 	sl->msg = *msg;
-	nm_route_pick(&s->route, msg, sl->topic);
+	nm_route_pick(&s->route, msg, topic);
+	sl->topic = intern_topic(&s->topics, topic);
+	if (!sl->topic)
+		return -EAGAIN; /* out of memory: later */
 	rc = produce(s, sl);
 	if (rc)
 		return rc;
@@ -407,6 +475,7 @@ static void kafka_poll(void *sink, int timeout_ms)
 	if (!s->rk)
 		return;
 	rd_kafka_poll(s->rk, timeout_ms);
+	nm_report_run_flush(&s->run, s->env);
 	if (s->fatal)
 		return; /* a dead producer takes nothing: the new one sends everything again */
 	if (s->resend_count)
@@ -457,10 +526,12 @@ static void kafka_destroy(void *sink)
 		s->closing = true;
 		rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_poll(s->rk, 0);
+		nm_report_run_flush(&s->run, s->env); /* what was delivered before the purge */
 		rd_kafka_destroy(s->rk);
 	}
 	nm_route_free(&s->route);
 	nm_template_free(s->key);
+	free_topics(&s->topics);
 	free(s);
 }
 

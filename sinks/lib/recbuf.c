@@ -141,8 +141,13 @@ void nm_recbuf_sink_poll(void *sink, int timeout_ms)
 	struct nm_recbuf *rb = sink;
 
 	rb->drain(sink);
-	if (nm_recbuf_pending(rb) && timeout_ms > 0)
-		usleep((useconds_t)timeout_ms * 1000); /* waiting to retry a failed write */
+	/*
+	 * A failed write or open is retried later: wait for that here rather than
+	 * spin. A buffer that was merely full has just been drained: the outlet may
+	 * hand over more at once.
+	 */
+	if (rb->failing && timeout_ms > 0)
+		usleep((useconds_t)timeout_ms * 1000);
 }
 
 int nm_recbuf_sink_flush(void *sink, int timeout_ms)

@@ -3,7 +3,9 @@
 #define NM_SINKUTIL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../sink.h"
 #include "clock.h"
@@ -22,6 +24,42 @@
 #else
 #define NM_SINK_EXPORT(type) extern const struct nm_sink_type type
 #endif
+
+/*
+ * Delivered tokens gathered into runs of consecutive ones, so that a sink
+ * whose library reports one message at a time (delivery reports, PUBACKs)
+ * tells the outlet once per run — one lock there, one wake-up of a blocked
+ * reader — instead of once per message. Add each delivered token, flush when
+ * the library's callbacks are done (end of a poll) and before anything that
+ * must see the outlet's books up to date. One thread.
+ */
+struct nm_report_run {
+	uint64_t first, last;
+	bool open;
+};
+
+static inline void nm_report_run_flush(struct nm_report_run *r, const struct nm_sink_env *env)
+{
+	if (!r->open)
+		return;
+	r->open = false;
+	if (r->first == r->last)
+		env->report(env->ctx, r->first, 0);
+	else
+		env->report_range(env->ctx, r->first, r->last, 0);
+}
+
+static inline void nm_report_run_add(struct nm_report_run *r, const struct nm_sink_env *env,
+				     uint64_t token)
+{
+	if (r->open && token == r->last + 1) {
+		r->last = token;
+		return;
+	}
+	nm_report_run_flush(r, env);
+	r->first = r->last = token;
+	r->open = true;
+}
 
 /*
  * A flush for sinks whose poll does the work: poll @sink in slices of at most

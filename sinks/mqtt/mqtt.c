@@ -15,10 +15,15 @@
 #include "../lib/template.h"
 
 /*
- * libmosquitto queues whatever it is given, without bound; this is the bound.
- * Past it the outlet is told "not now" and the backlog stays in its queue.
+ * libmosquitto queues whatever it is given, without bound; this is the bound:
+ * messages accepted and not yet acknowledged. Past it the outlet is told "not
+ * now" and the backlog stays in its queue. Of these, at most MQTT_WINDOW are
+ * on the wire unacknowledged (max_inflight_messages); the rest wait inside
+ * libmosquitto, which sends the next one as a PUBACK frees a place, within
+ * the same mosquitto_loop() call.
  */
-#define MQTT_MAX_INFLIGHT 256
+#define MQTT_MAX_INFLIGHT 4096
+#define MQTT_WINDOW	  256
 #define MID_SLOTS	  65536 /* message ids are 16 bits */
 #define BACKOFF_MIN_MS	  250
 
@@ -59,6 +64,7 @@ struct mqtt_sink {
 	uint64_t *mid_token;
 	bool *mid_used;
 	size_t outstanding;
+	struct nm_report_run run; /* acknowledged, not yet told to the outlet */
 
 	uint64_t delivered;
 	uint64_t connects;
@@ -141,7 +147,8 @@ static void on_publish(struct mosquitto *m, void *ctx, int mid)
 	s->mid_used[i] = false;
 	s->outstanding--;
 	s->delivered++;
-	s->env->report(s->env->ctx, s->mid_token[i], 0);
+	/* PUBACKs come in order: one report per mosquitto_loop(), not per message */
+	nm_report_run_add(&s->run, s->env, s->mid_token[i]);
 }
 
 static int start_connect(struct mqtt_sink *s)
@@ -242,7 +249,7 @@ static void *mqtt_create(const void *config, const struct nm_sink_env *env, char
 		goto fail;
 	}
 	mosquitto_int_option(s->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	mosquitto_max_inflight_messages_set(s->m, MQTT_MAX_INFLIGHT);
+	mosquitto_max_inflight_messages_set(s->m, MQTT_WINDOW);
 	mosquitto_connect_callback_set(s->m, on_connect);
 	mosquitto_disconnect_callback_set(s->m, on_disconnect);
 	mosquitto_publish_callback_set(s->m, on_publish);
@@ -326,6 +333,7 @@ static void mqtt_poll(void *sink, int timeout_ms)
 			return;
 	}
 	rc = mosquitto_loop(s->m, timeout_ms, 1);
+	nm_report_run_flush(&s->run, s->env);
 	if (rc != MOSQ_ERR_SUCCESS && s->state != DISCONNECTED) {
 		if (s->state == CONNECTED)
 			s->disconnects++;
@@ -381,6 +389,7 @@ static void mqtt_destroy(void *sink)
 			;
 		mosquitto_disconnect(s->m);
 		mosquitto_loop(s->m, 50, 1);
+		nm_report_run_flush(&s->run, s->env); /* PUBACKs that came in meanwhile */
 	}
 	/* Unacknowledged messages stay unreported: the outlet spools or counts them. */
 	release(s);

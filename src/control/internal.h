@@ -16,8 +16,9 @@
 #include "../writer.h"
 #include "params.h"
 
-#define NM_CONTROL_BODY_MAX	4096 /* POST bodies are not used; more than this is refused */
-#define NM_CONTROL_HEALTH_SLOTS 8    /* connections past max_clients that only /health may use */
+/* More than this is refused; only POST /api/programs/NAME/filter keeps its body, the rest discard it. */
+#define NM_CONTROL_BODY_MAX	65536
+#define NM_CONTROL_HEALTH_SLOTS 8 /* connections past max_clients that only /health may use */
 
 struct nm_gate;
 
@@ -72,6 +73,9 @@ struct nm_request {
 	const struct nm_program_type *type; /* list and summary routes: their program */
 	char program[128];		    /* attach/detach: the NAME in the path */
 	bool attach;
+	bool post;		 /* the method is POST */
+	bool keep_body;		 /* the path is a filter's: the body is kept in body */
+	char *body;		 /* owned; body_bytes long, NUL-terminated */
 	struct nm_params params; /* the query string, checked before the endpoint runs */
 };
 
@@ -106,7 +110,13 @@ void nm_reply_count(struct nm_control *c, unsigned int status);
 /* ---- endpoints (queries.c, stream.c) ---- */
 
 nm_endpoint nm_ep_health, nm_ep_programs, nm_ep_stats, nm_ep_events, nm_ep_list, nm_ep_summary,
-	nm_ep_program_action, nm_ep_stream, nm_ep_metrics;
+	nm_ep_program_action, nm_ep_stream, nm_ep_metrics, nm_ep_reload;
+/* GET and POST /api/programs/NAME/filter, NAME in r->program (filters.c). */
+nm_endpoint nm_ep_filter;
+
+struct ucred;
+/* uid 0, or the admin group as the peer process's primary or supplementary group (queries.c). */
+bool nm_peer_privileged(struct nm_control *c, struct MHD_Connection *conn, struct ucred *cred);
 
 /* The body of /api/stats, into @w's open top map: /metrics renders the same calls (queries.c). */
 void nm_stats_write(struct nm_control *c, struct nm_writer *w);

@@ -18,15 +18,19 @@
  * counter added to /api/stats is exported without a line here.
  */
 
-#define PREFIX	  "ebpf_netmon_"
-#define NAME_MAX_ 128
-#define LABEL_MAX 256
+#define PREFIX "ebpf_netmon_"
+/* sinks[].delivery_latency_seconds (outlet.c): a histogram, _bucket/_sum/_count */
+#define HIST	    "sink_delivery_latency_seconds"
+#define HIST_FAMILY PREFIX HIST
+#define NAME_MAX_   128
+#define LABEL_MAX   256
 
 struct sample {
 	char name[NAME_MAX_];	/* the metric family, suffix included */
 	char labels[LABEL_MAX]; /* `sink="f",reason="x"`, already escaped */
 	double value;
 	bool counter;
+	const char *family; /* a histogram's name, for its TYPE line; NULL: name itself */
 };
 
 struct prom {
@@ -34,22 +38,35 @@ struct prom {
 	size_t n, cap;
 	bool oom;
 	/* where the writer is: section per depth ("sink", "program", ...), and the item's labels */
-	char section[NM_WRITER_DEPTH_MAX + 1][32];
+	char section[NM_WRITER_DEPTH_MAX + 1][64];
 	char item_label[LABEL_MAX];
+	char hist_label[LABEL_MAX]; /* the sink's, kept across the buckets' own items */
+	double le;		    /* the bucket being read */
 };
 
 /* Numbers that are a level, not a running count (the rest are counters, with _total). */
 static const char *const gauges[] = {
-	"uptime_seconds", "capacity",
-	"stored",	  "connections",
-	"max_clients",	  "max_clients_per_uid",
-	"stream_clients", "stream_queue_events",
-	"queued",	  "in_flight",
-	"queued_bytes",	  "spool_pending",
-	"spool_bytes",	  "healthy",
-	"enabled",	  "loaded",
-	"attached",	  "pid",
-	"unsynced",	  NULL,
+	"uptime_seconds",
+	"capacity",
+	"stored",
+	"connections",
+	"max_clients",
+	"max_clients_per_uid",
+	"stream_clients",
+	"stream_queue_events",
+	"queued",
+	"in_flight",
+	"queued_bytes",
+	"spool_pending",
+	"spool_bytes",
+	"healthy",
+	"enabled",
+	"loaded",
+	"attached",
+	"pid",
+	"unsynced",
+	"generation",
+	NULL,
 };
 
 static bool is_gauge(const char *key)
@@ -90,6 +107,64 @@ static void append_name(char *dst, size_t cap, const char *part)
 	dst[o] = '\0';
 }
 
+static struct sample *new_sample(struct prom *p)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 256;
+		struct sample *ns = realloc(p->s, cap * sizeof(*ns));
+
+		if (!ns) {
+			p->oom = true;
+			return NULL;
+		}
+		p->s = ns;
+		p->cap = cap;
+	}
+	return &p->s[p->n++];
+}
+
+static void hist_sample(struct prom *p, const char *suffix, const char *le, double v)
+{
+	struct sample *s = new_sample(p);
+
+	if (!s)
+		return;
+	snprintf(s->name, sizeof(s->name), "%s%s", HIST_FAMILY, suffix);
+	if (le)
+		snprintf(s->labels, sizeof(s->labels), "%.200s%sle=\"%s\"", p->hist_label,
+			 *p->hist_label ? "," : "", le);
+	else
+		snprintf(s->labels, sizeof(s->labels), "%s", p->hist_label);
+	s->value = v;
+	s->counter = true;
+	s->family = HIST_FAMILY;
+}
+
+/* Inside sinks[].delivery_latency_seconds: true when @k was taken as part of the histogram. */
+static bool hist_add(struct prom *p, const char *section, const char *k, double v)
+{
+	char le[32];
+
+	if (!strcmp(section, HIST "_buckets")) {
+		if (!strcmp(k, "le")) {
+			p->le = v;
+		} else if (!strcmp(k, "count")) {
+			snprintf(le, sizeof(le), "%g", p->le);
+			hist_sample(p, "_bucket", le, v);
+		}
+		return true;
+	}
+	if (strcmp(section, HIST))
+		return false;
+	if (!strcmp(k, "count")) {
+		hist_sample(p, "_bucket", "+Inf", v);
+		hist_sample(p, "_count", NULL, v);
+	} else if (!strcmp(k, "sum")) {
+		hist_sample(p, "_sum", NULL, v);
+	}
+	return true;
+}
+
 static void add(struct nm_writer *w, const char *key, size_t klen, double v)
 {
 	struct prom *p = w->ctx;
@@ -102,22 +177,16 @@ static void add(struct nm_writer *w, const char *key, size_t klen, double v)
 		return;
 	memcpy(k, key, klen);
 	k[klen] = '\0';
+	if (hist_add(p, section, k, v))
+		return;
 	/* the sum of the reasons below it: exported as the reasons alone, which add up to it */
 	if (!strcmp(section, "sink") && !strcmp(k, "dropped"))
 		return;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 256;
-		struct sample *ns = realloc(p->s, cap * sizeof(*ns));
-
-		if (!ns) {
-			p->oom = true;
-			return;
-		}
-		p->s = ns;
-		p->cap = cap;
-	}
-	s = &p->s[p->n++];
+	s = new_sample(p);
+	if (!s)
+		return;
 	counter = !is_gauge(k);
+	s->family = NULL;
 	snprintf(s->name, sizeof(s->name), PREFIX "%s%s", section, *section ? "_" : "");
 	strcpy(s->labels, p->item_label);
 	if (!strcmp(section, "sink") && !strncmp(k, "dropped_", 8)) {
@@ -193,11 +262,15 @@ static void open_nested(struct nm_writer *w, const char *key, size_t klen)
 		char parent[sizeof(p->section[0])];
 
 		strcpy(parent, p->section[w->depth - 1]);
-		snprintf(sec, sizeof(p->section[0]), "%s%s%.*s", parent, *parent ? "_" : "", (int)n,
-			 key);
+		/* our keys nest shallowly: a name cut short here would be a bug in a writer */
+		if (snprintf(sec, sizeof(p->section[0]), "%s%s%.*s", parent, *parent ? "_" : "",
+			     (int)n, key) >= (int)sizeof(p->section[0]))
+			w->error = true;
 		/* an array of items is named for one item: sink="f", ebpf_netmon_sink_... */
 		if (!strcmp(sec, "programs") || !strcmp(sec, "sinks"))
 			sec[strlen(sec) - 1] = '\0';
+		if (!strcmp(sec, HIST))
+			strcpy(p->hist_label, p->item_label);
 	}
 	w->depth++;
 }
@@ -222,6 +295,9 @@ static void p_end_nested(struct nm_writer *w)
 		w->error = true;
 		return;
 	}
+	/* the histogram's buckets were items of their own: the sink's label again after it */
+	if (!strcmp(p->section[w->depth - 1], HIST))
+		strcpy(p->item_label, p->hist_label);
 	w->depth--;
 	if (w->in_array[w->depth - 1])
 		p->item_label[0] = '\0';
@@ -279,15 +355,19 @@ static void render(const struct prom *p, struct nm_buf *out)
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		const struct sample *f = &p->s[i];
+		const char *family = f->family ? f->family : f->name;
 
 		if (done[i])
 			continue;
 		put(out, "# HELP %s /api/stats field, see docs/control-api.md\n# TYPE %s %s\n",
-		    f->name, f->name, f->counter ? "counter" : "gauge");
+		    family, family,
+		    f->family	 ? "histogram"
+		    : f->counter ? "counter"
+				 : "gauge");
 		for (size_t j = i; j < p->n; j++) {
 			const struct sample *s = &p->s[j];
 
-			if (done[j] || strcmp(s->name, f->name))
+			if (done[j] || strcmp(s->family ? s->family : s->name, family))
 				continue;
 			done[j] = true;
 			put(out, "%s%s%s%s %.17g\n", s->name, *s->labels ? "{" : "", s->labels,

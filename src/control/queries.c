@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "params.h"
 #include "../log.h"
+#include "../reload.h"
 
 #define STORE_BATCH 32 /* events copied out of the store per lock */
 
@@ -69,20 +70,41 @@ static bool program_state(struct nm_program *prog, bool *loaded)
 	return attached;
 }
 
+/* As the running configuration says: a reload may have changed it. Pipeline lock held. */
 static bool program_enabled(const struct nm_control *c, size_t i)
 {
-	return c->cfg->programs[i].common.enabled;
+	return nm_pipeline_program_enabled(c->p, i);
+}
+
+/* The configuration's generation and when it was read (hot reload, src/reload.h). */
+static void write_config(struct nm_writer *w, struct nm_control *c)
+{
+	struct nm_reload *rl = nm_pipeline_reload(c->p);
+	struct nm_reload_info info;
+
+	if (!rl)
+		return;
+	nm_reload_get_info(rl, &info);
+	nm_w_map(w, "config");
+	nm_w_cstr(w, "source", info.source);
+	nm_w_u64(w, "generation", info.generation);
+	write_time(w, "loaded_at", info.loaded_at_ns);
+	nm_w_bool(w, "reloadable", info.reloadable);
+	nm_w_end_nested(w);
 }
 
 enum MHD_Result nm_ep_health(struct nm_control *c, struct MHD_Connection *conn,
 			     struct nm_request *r)
 {
-	size_t np = nm_pipeline_program_count(c->p), ns = nm_pipeline_outlet_count(c->p);
+	size_t np, ns;
 	struct nm_writer w;
 	struct nm_buf out;
 	bool ok = true;
 
 	nm_reply_start(&w, &out, r->fmt);
+	nm_pipeline_lock_shared(c->p);
+	np = nm_pipeline_program_count(c->p);
+	ns = nm_pipeline_outlet_count(c->p);
 	nm_w_array(&w, "programs");
 	for (size_t i = 0; i < np; i++) {
 		struct nm_program *prog = nm_pipeline_program(c->p, i);
@@ -117,8 +139,10 @@ enum MHD_Result nm_ep_health(struct nm_control *c, struct MHD_Connection *conn,
 	nm_w_cstr(&w, "status", ok ? "ok" : "degraded");
 	nm_w_cstr(&w, "version", PACKAGE_VERSION);
 	nm_w_cstr(&w, "host", nm_pipeline_host(c->p));
+	nm_pipeline_unlock_shared(c->p);
 	nm_w_u64(&w, "uptime_seconds", uptime_s(c));
 	nm_w_u64(&w, "pid", (uint64_t)getpid());
+	write_config(&w, c);
 	return nm_reply_send(c, conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, &w, NULL);
 }
 
@@ -145,6 +169,8 @@ static bool write_program(struct nm_writer *w, struct nm_control *c, size_t i, b
 	nm_w_bool(w, "attached", attached);
 	nm_w_u64(w, "event_count", decoded);
 	nm_w_u64(w, "lost_count", pc.ring_full + decode_errors);
+	/* refused by the program's filter in the kernel: not events, and not lost */
+	nm_w_u64(w, "filtered", pc.filtered);
 	if (full) {
 		nm_w_u64(w, "emitted", pc.emitted);
 		nm_w_u64(w, "ring_full", pc.ring_full);
@@ -165,8 +191,10 @@ enum MHD_Result nm_ep_programs(struct nm_control *c, struct MHD_Connection *conn
 
 	nm_reply_start(&w, &out, r->fmt);
 	nm_w_array(&w, "programs");
+	nm_pipeline_lock_shared(c->p);
 	for (size_t i = 0; i < np; i++)
 		running += write_program(&w, c, i, false);
+	nm_pipeline_unlock_shared(c->p);
 	nm_w_end_nested(&w);
 	nm_w_u64(&w, "total_programs", np);
 	nm_w_u64(&w, "running_programs", running);
@@ -175,10 +203,13 @@ enum MHD_Result nm_ep_programs(struct nm_control *c, struct MHD_Connection *conn
 
 void nm_stats_write(struct nm_control *c, struct nm_writer *w)
 {
-	size_t np = nm_pipeline_program_count(c->p), ns = nm_pipeline_outlet_count(c->p);
+	size_t np = nm_pipeline_program_count(c->p), ns;
+	struct nm_reload *rl = nm_pipeline_reload(c->p);
 	struct nm_pipeline_stats pst;
 	struct nm_store_stats ss;
 
+	nm_pipeline_lock_shared(c->p);
+	ns = nm_pipeline_outlet_count(c->p);
 	nm_pipeline_get_stats(c->p, &pst);
 	nm_store_get_stats(c->store, &ss);
 	nm_w_u64(w, "uptime_seconds", uptime_s(c));
@@ -199,6 +230,17 @@ void nm_stats_write(struct nm_control *c, struct nm_writer *w)
 		nm_w_end_nested(w);
 	}
 	nm_w_end_nested(w);
+	nm_pipeline_unlock_shared(c->p);
+	if (rl) {
+		struct nm_reload_info info;
+
+		nm_reload_get_info(rl, &info);
+		nm_w_map(w, "reload");
+		nm_w_u64(w, "generation", info.generation);
+		nm_w_u64(w, "applied", info.applied);
+		nm_w_u64(w, "refused", info.refused);
+		nm_w_end_nested(w);
+	}
 	nm_w_map(w, "store");
 	nm_w_u64(w, "capacity", ss.capacity);
 	nm_w_u64(w, "stored", ss.stored);
@@ -433,7 +475,7 @@ enum MHD_Result nm_ep_summary(struct nm_control *c, struct MHD_Connection *conn,
 /* ---- attach / detach ---------------------------------------------------------------------- */
 
 /* uid 0, or the admin group as primary or supplementary group of the peer process. */
-static bool peer_privileged(struct nm_control *c, struct MHD_Connection *conn, struct ucred *cred)
+bool nm_peer_privileged(struct nm_control *c, struct MHD_Connection *conn, struct ucred *cred)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -493,7 +535,7 @@ enum MHD_Result nm_ep_program_action(struct nm_control *c, struct MHD_Connection
 	struct nm_buf out;
 	int rc = 0;
 
-	if (!peer_privileged(c, conn, &cred)) {
+	if (!nm_peer_privileged(c, conn, &cred)) {
 		atomic_fetch_add(&c->forbidden, 1);
 		nm_info("control: refused %s %s to uid %d pid %d", verb, name, (int)cred.uid,
 			(int)cred.pid);
@@ -510,7 +552,10 @@ enum MHD_Result nm_ep_program_action(struct nm_control *c, struct MHD_Connection
 	if (i == np)
 		return nm_reply_error(c, conn, r->fmt, MHD_HTTP_NOT_FOUND, NULL,
 				      "unknown program '%.64s'", name);
+	/* programs are never unloaded while the agent runs: the pointer stays good */
+	nm_pipeline_lock_shared(c->p);
 	prog = nm_pipeline_program(c->p, i);
+	nm_pipeline_unlock_shared(c->p);
 	if (!prog)
 		return nm_reply_error(c, conn, r->fmt, MHD_HTTP_CONFLICT, NULL,
 				      "program %s is disabled in the configuration", name);

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "../log.h"
+#include "../reload.h"
 
 #define BODY_MAX	 NM_CONTROL_BODY_MAX
 #define CONN_MEMORY	 32768 /* request line + headers per connection; 431 past it */
@@ -23,6 +24,7 @@ struct route {
 	nm_endpoint *fn;
 	unsigned params; /* enum nm_param bits: the query parameters it takes */
 	bool post;	 /* POST only; otherwise GET and HEAD */
+	bool also_post;	 /* GET, HEAD and POST: the endpoint tells them apart */
 };
 
 static const struct {
@@ -36,12 +38,14 @@ static const struct {
 	{"/api/events", {nm_ep_events, EVENT_FILTERS}},
 	/* since and until are taken so that the stream can say why it refuses them */
 	{"/api/events/stream", {nm_ep_stream, EVENT_FILTERS}},
+	{"/api/reload", {nm_ep_reload, 0, true}},
 };
 
 static const struct route list_route = {nm_ep_list, NM_P_PID | NM_P_COMMAND | NM_P_SINCE |
 							    NM_P_UNTIL | NM_P_LIMIT};
 static const struct route summary_route = {nm_ep_summary, NM_P_PID | NM_P_COMMAND | NM_P_DURATION};
 static const struct route action_route = {nm_ep_program_action, 0, true};
+static const struct route filter_route = {nm_ep_filter, 0, false, true};
 
 /* /api/LIST_ROUTE and /api/SUMMARY_ROUTE, as each program in the registry declares them. */
 static bool match_program_route(const char *url, struct nm_request *r, struct route *rt)
@@ -64,7 +68,7 @@ static bool match_program_route(const char *url, struct nm_request *r, struct ro
 	return false;
 }
 
-/* /api/programs/NAME/attach|detach: NAME into r->program. */
+/* /api/programs/NAME/attach|detach|filter: NAME into r->program. */
 static bool match_action_route(const char *url, struct nm_request *r, struct route *rt)
 {
 	static const char prefix[] = "/api/programs/";
@@ -80,13 +84,15 @@ static bool match_action_route(const char *url, struct nm_request *r, struct rou
 	n = (size_t)(slash - p);
 	if (n >= sizeof(r->program))
 		return false;
+	*rt = action_route;
 	if (!strcmp(slash, "/attach"))
 		r->attach = true;
+	else if (!strcmp(slash, "/filter"))
+		*rt = filter_route;
 	else if (strcmp(slash, "/detach"))
 		return false;
 	memcpy(r->program, p, n);
 	r->program[n] = '\0';
-	*rt = action_route;
 	return true;
 }
 
@@ -135,12 +141,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	bool is_get;
 
 	(void)version;
-	(void)upload_data;
 	if (!r) /* on_uri could not allocate it */
 		return MHD_NO;
 	if (!r->started) {
+		size_t ulen = strlen(url);
+
 		r->started = true;
 		r->fmt = negotiate(conn);
+		/* only a filter's body is read; the route is checked again once it is whole */
+		r->keep_body = !strncmp(url, "/api/programs/", 14) && ulen > 7 &&
+			       !strcmp(url + ulen - 7, "/filter");
 		atomic_fetch_add(&c->requests, 1);
 		/* a declared body too large is refused before a byte of it is read */
 		if (declared_too_large(conn))
@@ -156,11 +166,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		r->body_bytes += *upload_data_size;
+		size_t n = *upload_data_size;
+
 		*upload_data_size = 0;
-		if (r->body_bytes > BODY_MAX) /* the gate refuses chunked bodies: a backstop */
+		if (r->body_bytes + n > BODY_MAX) /* the gate refuses chunked bodies: a backstop */
 			return nm_reply_error(c, conn, r->fmt, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 					      "request body larger than %d bytes", BODY_MAX);
+		if (r->keep_body) {
+			char *b = realloc(r->body, r->body_bytes + n + 1);
+
+			if (!b)
+				return nm_reply_error(c, conn, r->fmt,
+						      MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+						      "out of memory");
+			memcpy(b + r->body_bytes, upload_data, n);
+			b[r->body_bytes + n] = '\0';
+			r->body = b;
+		}
+		r->body_bytes += n;
 		return MHD_YES;
 	}
 	if (r->body_bytes > BODY_MAX)
@@ -175,12 +198,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				      "no such endpoint: %.200s", url);
 
 	is_get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
-	if (rt.post && strcmp(method, MHD_HTTP_METHOD_POST))
+	r->post = !strcmp(method, MHD_HTTP_METHOD_POST);
+	if (rt.also_post) {
+		if (!is_get && !r->post)
+			return nm_reply_error(c, conn, r->fmt, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "GET, HEAD, POST", "%s is GET or POST", url);
+	} else if (rt.post && strcmp(method, MHD_HTTP_METHOD_POST)) {
 		return nm_reply_error(c, conn, r->fmt, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
 				      "%s is POST only", url);
-	if (!rt.post && !is_get)
+	} else if (!rt.post && !is_get) {
 		return nm_reply_error(c, conn, r->fmt, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
 				      "%s is GET only", url);
+	}
 	if (nm_params_parse(conn, rt.params, &r->params))
 		return nm_reply_error(c, conn, r->fmt, MHD_HTTP_BAD_REQUEST, NULL, "%s",
 				      r->params.error);
@@ -207,6 +236,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct nm_request *r = *con_cls;
+
+	if (r)
+		free(r->body);
 	free(*con_cls);
 	*con_cls = NULL;
 	(void)cls;
@@ -278,6 +311,7 @@ struct nm_control *nm_control_start(const struct nm_config *cfg, struct nm_pipel
 				   errlen);
 	if (!c->store)
 		goto fail;
+	nm_reload_set_store(nm_pipeline_reload(p), c->store); /* store.capacity follows reloads */
 	if (nm_control_socket_open(c, err, errlen))
 		goto fail;
 
@@ -350,6 +384,7 @@ void nm_control_stop(struct nm_control *c)
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	nm_control_socket_remove(c);
+	nm_reload_set_store(nm_pipeline_reload(c->p), NULL);
 	nm_store_destroy(c->store);
 	free(c);
 }

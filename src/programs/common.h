@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../fieldwriter.h"
 #include "../writer.h"
 
 /* The three keys an endpoint is written under. */
@@ -29,6 +30,10 @@ void nm_write_endpoint(struct nm_writer *w, const struct nm_endpoint_keys *keys,
 		       const uint8_t *addr, uint16_t port, bool addr_known, bool port_known);
 /* The errno name of a negative syscall return ("ECONNREFUSED"), or null for success. */
 void nm_write_errno(struct nm_writer *w, const char *key, int64_t ret);
+/* The same two at a direct field writer (fieldwriter.h). */
+void nm_fw_endpoint(struct nm_fw *f, const struct nm_endpoint_keys *keys, uint16_t family,
+		    const uint8_t *addr, uint16_t port, bool addr_known, bool port_known);
+void nm_fw_errno(struct nm_fw *f, const char *key, int64_t ret);
 /* The kernel's TCP state name ("ESTABLISHED"), as ss(8) spells it, or "UNKNOWN". */
 const char *nm_tcp_state_name(uint8_t state);
 

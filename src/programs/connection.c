@@ -55,14 +55,16 @@ static void connection_write(const struct nm_event *ev, struct nm_writer *w)
 {
 	const struct nm_connection_fields *r = (const void *)ev->body;
 	bool proto_known = r->conn_flags & NM_CONN_F_PROTO_KNOWN;
+	struct nm_fw f;
 
-	nm_w_cstr(w, "family", nm_family_name(r->family));
+	nm_fw_begin(&f, w);
+	nm_fw_cstr(&f, "family", nm_family_name(r->family));
 	if (proto_known) {
-		nm_w_cstr(w, "protocol", nm_ipproto_name(r->protocol, r->family));
-		nm_w_cstr(w, "socket_type", nm_socktype_name(r->sock_type));
+		nm_fw_cstr(&f, "protocol", nm_ipproto_name(r->protocol, r->family));
+		nm_fw_cstr(&f, "socket_type", nm_socktype_name(r->sock_type));
 	} else {
-		nm_w_null(w, "protocol");
-		nm_w_null(w, "socket_type");
+		nm_fw_null(&f, "protocol");
+		nm_fw_null(&f, "socket_type");
 	}
 	if (r->family == AF_UNIX) {
 		size_t len = r->unix_path_len < sizeof(r->unix_path) ? r->unix_path_len
@@ -79,23 +81,24 @@ static void connection_write(const struct nm_event *ev, struct nm_writer *w)
 			n = strnlen(r->unix_path, len);
 			memcpy(path, r->unix_path, n);
 		}
-		nm_w_str(w, "destination", path, n);
+		nm_fw_str(&f, "destination", path, n);
 	} else {
-		nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true,
-				  true);
+		nm_fw_endpoint(&f, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true,
+			       true);
 		bool src = r->conn_flags & NM_CONN_F_SOURCE_KNOWN;
 
-		nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, src, src);
+		nm_fw_endpoint(&f, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, src, src);
 	}
-	nm_w_i64(w, "return_code", r->ret);
-	nm_write_errno(w, "error", r->ret);
-	nm_w_u64(w, "latency_ns", r->latency_ns);
-	nm_w_u64(w, "fd", r->fd);
-	nm_w_u64(w, "netns", r->netns);
+	nm_fw_i64(&f, "return_code", r->ret);
+	nm_fw_errno(&f, "error", r->ret);
+	nm_fw_u64(&f, "latency_ns", r->latency_ns);
+	nm_fw_u64(&f, "fd", r->fd);
+	nm_fw_u64(&f, "netns", r->netns);
 	if (r->socket_cookie)
-		nm_w_u64(w, "socket_cookie", r->socket_cookie);
+		nm_fw_u64(&f, "socket_cookie", r->socket_cookie);
 	else
-		nm_w_null(w, "socket_cookie");
+		nm_fw_null(&f, "socket_cookie");
+	nm_fw_end(&f);
 }
 
 const struct nm_program_type nm_program_connection = {
@@ -103,6 +106,7 @@ const struct nm_program_type nm_program_connection = {
 	.description = "outbound connect() calls: destination, source, protocol, result",
 	.record_type = NM_REC_CONNECTION,
 	.record_size = sizeof(struct nm_connection_record),
+	.body_size = sizeof(struct nm_connection_fields),
 	.needs_tracefs = true,
 	.enabled_by_default = true,
 	.list_route = "list-connections",

@@ -149,6 +149,31 @@ static const char *reason_name(const struct packet_drop_state *st, uint32_t code
 	return r ? r->name : NULL;
 }
 
+/* The filter's drop_reasons: each name as ignore_reasons takes it. */
+static int packet_drop_resolve_reasons(const char *const *names, size_t n, uint32_t *codes,
+				       char *err, size_t errlen)
+{
+	struct packet_drop_state st = {0};
+	int rc = load_reason_names(&st, err, errlen);
+
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *want = short_name(names[i]);
+		size_t j = 0;
+
+		while (j < st.nreasons && strcmp(st.reasons[j].name, want))
+			j++;
+		if (j == st.nreasons) {
+			snprintf(err, errlen, "this kernel has no drop reason \"%.64s\"", names[i]);
+			rc = -EINVAL;
+		} else {
+			codes[i] = st.reasons[j].code;
+		}
+	}
+	free(st.names);
+	free(st.reasons);
+	return rc;
+}
+
 static int packet_drop_open(struct nm_program *p, const void *config, char *err, size_t errlen)
 {
 	struct packet_drop_state *st = calloc(1, sizeof(*st));
@@ -301,34 +326,37 @@ static void packet_drop_write(const struct nm_event *ev, struct nm_writer *w)
 	bool l3 = r->drop_flags & NM_DROP_F_L3_PARSED;
 	bool l4 = r->drop_flags & NM_DROP_F_L4_PARSED;
 	char loc[160];
+	struct nm_fw f;
 	size_t n;
 
+	nm_fw_begin(&f, w);
 	if (b->reason_name)
-		nm_w_cstr(w, "drop_reason", b->reason_name);
+		nm_fw_cstr(&f, "drop_reason", b->reason_name);
 	else
-		nm_w_cstr(w, "drop_reason", "UNKNOWN");
-	nm_w_u64(w, "drop_reason_code", r->reason);
-	nm_w_u64(w, "drop_reason_subsystem", r->reason >> 16);
+		nm_fw_cstr(&f, "drop_reason", "UNKNOWN");
+	nm_fw_u64(&f, "drop_reason_code", r->reason);
+	nm_fw_u64(&f, "drop_reason_subsystem", r->reason >> 16);
 	n = format_location(b, loc, sizeof(loc));
-	nm_w_str(w, "location", loc, n);
-	nm_w_cstr(w, "context", (r->drop_flags & NM_DROP_F_SOFTIRQ) ? "softirq" : "process");
+	nm_fw_str(&f, "location", loc, n);
+	nm_fw_cstr(&f, "context", (r->drop_flags & NM_DROP_F_SOFTIRQ) ? "softirq" : "process");
 	if (l3) {
-		nm_w_cstr(w, "family", nm_family_name(r->family));
-		nm_w_cstr(w, "protocol", nm_ipproto_name(r->l4_proto, r->family));
+		nm_fw_cstr(&f, "family", nm_family_name(r->family));
+		nm_fw_cstr(&f, "protocol", nm_ipproto_name(r->l4_proto, r->family));
 	} else {
-		nm_w_null(w, "family");
-		nm_w_null(w, "protocol");
+		nm_fw_null(&f, "family");
+		nm_fw_null(&f, "protocol");
 	}
-	nm_w_u64(w, "ethertype", r->l3_proto);
-	nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, l3, l4);
-	nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, l3, l4);
-	nm_w_u64(w, "ifindex", r->ifindex);
+	nm_fw_u64(&f, "ethertype", r->l3_proto);
+	nm_fw_endpoint(&f, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, l3, l4);
+	nm_fw_endpoint(&f, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, l3, l4);
+	nm_fw_u64(&f, "ifindex", r->ifindex);
 	if (r->ifname[0])
-		nm_w_kstr(w, "interface", r->ifname, sizeof(r->ifname));
+		nm_fw_kstr(&f, "interface", r->ifname, sizeof(r->ifname));
 	else
-		nm_w_null(w, "interface");
-	nm_w_u64(w, "netns", r->netns);
-	nm_w_u64(w, "length", r->len);
+		nm_fw_null(&f, "interface");
+	nm_fw_u64(&f, "netns", r->netns);
+	nm_fw_u64(&f, "length", r->len);
+	nm_fw_end(&f);
 }
 
 const struct nm_program_type nm_program_packet_drop = {
@@ -336,6 +364,7 @@ const struct nm_program_type nm_program_packet_drop = {
 	.description = "packets freed by the kernel with a drop reason (skb:kfree_skb)",
 	.record_type = NM_REC_PACKET_DROP,
 	.record_size = sizeof(struct nm_packet_drop_record),
+	.body_size = sizeof(struct packet_drop_body),
 	.needs_tracefs = false,
 	.enabled_by_default = true,
 	.list_route = "list-packet-drops",
@@ -348,4 +377,5 @@ const struct nm_program_type nm_program_packet_drop = {
 	.decode = packet_drop_decode,
 	.write_fields = packet_drop_write,
 	.close = packet_drop_close,
+	.resolve_reasons = packet_drop_resolve_reasons,
 };

@@ -82,12 +82,12 @@ static const char *outcome_name(uint8_t outcome)
 	}
 }
 
-static void w_opt_u64(struct nm_writer *w, const char *key, uint64_t v, bool known)
+static inline void fw_opt_u64(struct nm_fw *f, const char *key, uint64_t v, bool known)
 {
 	if (known)
-		nm_w_u64(w, key, v);
+		nm_fw_u64(f, key, v);
 	else
-		nm_w_null(w, key);
+		nm_fw_null(f, key);
 }
 
 static void tcp_lifecycle_write(const struct nm_event *ev, struct nm_writer *w)
@@ -95,34 +95,37 @@ static void tcp_lifecycle_write(const struct nm_event *ev, struct nm_writer *w)
 	const struct nm_tcp_lifecycle_fields *r = (const void *)ev->body;
 	bool close = r->phase == NM_TCPL_PHASE_CLOSE;
 	bool bytes = close && (r->lc_flags & NM_TCPL_F_BYTES);
+	struct nm_fw f;
 
-	nm_w_cstr(w, "phase", close ? "close" : "open");
-	nm_w_cstr(w, "outcome", outcome_name(r->outcome));
+	nm_fw_begin(&f, w);
+	nm_fw_cstr(&f, "phase", close ? "close" : "open");
+	nm_fw_cstr(&f, "outcome", outcome_name(r->outcome));
 	/* sk_err is a positive errno; the helper names negative syscall returns */
-	nm_write_errno(w, "error", -(int64_t)r->sk_err);
+	nm_fw_errno(&f, "error", -(int64_t)r->sk_err);
 	if (r->lc_flags & NM_TCPL_F_RESET_LOCAL)
-		nm_w_cstr(w, "reset_by", "local");
+		nm_fw_cstr(&f, "reset_by", "local");
 	else if (r->lc_flags & NM_TCPL_F_RESET_PEER)
-		nm_w_cstr(w, "reset_by", "peer");
+		nm_fw_cstr(&f, "reset_by", "peer");
 	else
-		nm_w_null(w, "reset_by");
+		nm_fw_null(&f, "reset_by");
 	if (r->direction == NM_TCPL_DIR_OUTBOUND)
-		nm_w_cstr(w, "direction", "outbound");
+		nm_fw_cstr(&f, "direction", "outbound");
 	else if (r->direction == NM_TCPL_DIR_INBOUND)
-		nm_w_cstr(w, "direction", "inbound");
+		nm_fw_cstr(&f, "direction", "inbound");
 	else
-		nm_w_null(w, "direction");
-	nm_w_cstr(w, "family", nm_family_name(r->family));
-	nm_w_cstr(w, "protocol", "tcp");
-	nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true, true);
-	nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, true, true);
-	w_opt_u64(w, "latency_ns", r->latency_ns, r->lc_flags & NM_TCPL_F_LATENCY);
-	w_opt_u64(w, "duration_ns", r->duration_ns, close && (r->lc_flags & NM_TCPL_F_DURATION));
-	w_opt_u64(w, "bytes_sent", r->bytes_sent, bytes && (r->lc_flags & NM_TCPL_F_SENT_KNOWN));
-	w_opt_u64(w, "bytes_received", r->bytes_received, bytes);
-	nm_w_cstr(w, "previous_state", nm_tcp_state_name(r->old_state));
-	nm_w_u64(w, "socket_cookie", r->socket_cookie);
-	nm_w_u64(w, "netns", r->netns);
+		nm_fw_null(&f, "direction");
+	nm_fw_cstr(&f, "family", nm_family_name(r->family));
+	nm_fw_cstr(&f, "protocol", "tcp");
+	nm_fw_endpoint(&f, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true, true);
+	nm_fw_endpoint(&f, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, true, true);
+	fw_opt_u64(&f, "latency_ns", r->latency_ns, r->lc_flags & NM_TCPL_F_LATENCY);
+	fw_opt_u64(&f, "duration_ns", r->duration_ns, close && (r->lc_flags & NM_TCPL_F_DURATION));
+	fw_opt_u64(&f, "bytes_sent", r->bytes_sent, bytes && (r->lc_flags & NM_TCPL_F_SENT_KNOWN));
+	fw_opt_u64(&f, "bytes_received", r->bytes_received, bytes);
+	nm_fw_cstr(&f, "previous_state", nm_tcp_state_name(r->old_state));
+	nm_fw_u64(&f, "socket_cookie", r->socket_cookie);
+	nm_fw_u64(&f, "netns", r->netns);
+	nm_fw_end(&f);
 }
 
 const struct nm_program_type nm_program_tcp_lifecycle = {
@@ -131,6 +134,7 @@ const struct nm_program_type nm_program_tcp_lifecycle = {
 		       "duration and bytes",
 	.record_type = NM_REC_TCP_LIFECYCLE,
 	.record_size = sizeof(struct nm_tcp_lifecycle_record),
+	.body_size = sizeof(struct nm_tcp_lifecycle_fields),
 	.enabled_by_default = true,
 	.list_route = "list-tcp-lifecycle",
 	.summary_route = "tcp-lifecycle-summary",

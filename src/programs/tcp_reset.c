@@ -111,32 +111,35 @@ static void tcp_reset_write(const struct nm_event *ev, struct nm_writer *w)
 	const struct nm_tcp_reset_fields *r = &b->t;
 	bool sock = r->rst_flags & NM_TCPRST_F_SOCKET;
 	bool addr = r->rst_flags & NM_TCPRST_F_ADDR;
+	struct nm_fw f;
 
-	nm_w_cstr(w, "direction", r->direction == NM_TCPRST_SENT ? "sent" : "received");
+	nm_fw_begin(&f, w);
+	nm_fw_cstr(&f, "direction", r->direction == NM_TCPRST_SENT ? "sent" : "received");
 	if (addr)
-		nm_w_cstr(w, "family", nm_family_name(r->family));
+		nm_fw_cstr(&f, "family", nm_family_name(r->family));
 	else
-		nm_w_null(w, "family");
-	nm_w_cstr(w, "protocol", "tcp");
-	nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, addr, addr);
-	nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, addr, addr);
+		nm_fw_null(&f, "family");
+	nm_fw_cstr(&f, "protocol", "tcp");
+	nm_fw_endpoint(&f, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, addr, addr);
+	nm_fw_endpoint(&f, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, addr, addr);
 	if (sock)
-		nm_w_cstr(w, "state", nm_tcp_state_name(r->state));
+		nm_fw_cstr(&f, "state", nm_tcp_state_name(r->state));
 	else
-		nm_w_null(w, "state");
+		nm_fw_null(&f, "state");
 	if (b->reason_name[0])
-		nm_w_kstr(w, "reason", b->reason_name, sizeof(b->reason_name));
+		nm_fw_kstr(&f, "reason", b->reason_name, sizeof(b->reason_name));
 	else
-		nm_w_null(w, "reason");
+		nm_fw_null(&f, "reason");
 	if (r->rst_flags & NM_TCPRST_F_REASON)
-		nm_w_u64(w, "reason_code", r->reason);
+		nm_fw_u64(&f, "reason_code", r->reason);
 	else
-		nm_w_null(w, "reason_code");
+		nm_fw_null(&f, "reason_code");
 	if (sock)
-		nm_w_u64(w, "socket_cookie", r->socket_cookie);
+		nm_fw_u64(&f, "socket_cookie", r->socket_cookie);
 	else
-		nm_w_null(w, "socket_cookie");
-	nm_w_u64(w, "netns", r->netns);
+		nm_fw_null(&f, "socket_cookie");
+	nm_fw_u64(&f, "netns", r->netns);
+	nm_fw_end(&f);
 }
 
 const struct nm_program_type nm_program_tcp_reset = {
@@ -145,6 +148,7 @@ const struct nm_program_type nm_program_tcp_reset = {
 		"TCP resets sent and received, with endpoints, state and the kernel's reason",
 	.record_type = NM_REC_TCP_RESET,
 	.record_size = sizeof(struct nm_tcp_reset_record),
+	.body_size = sizeof(struct tcp_reset_body),
 	/* a connect to a closed port costs two: off by default, so the connect storm pays nothing */
 	.enabled_by_default = false,
 	.list_route = "list-tcp-resets",

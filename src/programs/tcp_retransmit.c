@@ -66,18 +66,21 @@ static int tcp_retransmit_decode(struct nm_program *p, const void *record, struc
 static void tcp_retransmit_write(const struct nm_event *ev, struct nm_writer *w)
 {
 	const struct nm_tcp_retransmit_fields *r = (const void *)ev->body;
+	struct nm_fw f;
 
-	nm_w_cstr(w, "family", nm_family_name(r->family));
-	nm_w_cstr(w, "protocol", "tcp");
-	nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, true, true);
-	nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true, true);
-	nm_w_cstr(w, "state", nm_tcp_state_name(r->state));
-	nm_w_u64(w, "retransmits", r->retransmits);
-	nm_w_u64(w, "interval_ns", r->interval_ns);
-	nm_w_u64(w, "total_retransmits", r->total_retransmits);
-	nm_w_bool(w, "final", r->rt_flags & NM_TCPR_F_FINAL);
-	nm_w_u64(w, "socket_cookie", r->socket_cookie);
-	nm_w_u64(w, "netns", r->netns);
+	nm_fw_begin(&f, w);
+	nm_fw_cstr(&f, "family", nm_family_name(r->family));
+	nm_fw_cstr(&f, "protocol", "tcp");
+	nm_fw_endpoint(&f, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, true, true);
+	nm_fw_endpoint(&f, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true, true);
+	nm_fw_cstr(&f, "state", nm_tcp_state_name(r->state));
+	nm_fw_u64(&f, "retransmits", r->retransmits);
+	nm_fw_u64(&f, "interval_ns", r->interval_ns);
+	nm_fw_u64(&f, "total_retransmits", r->total_retransmits);
+	nm_fw_bool(&f, "final", r->rt_flags & NM_TCPR_F_FINAL);
+	nm_fw_u64(&f, "socket_cookie", r->socket_cookie);
+	nm_fw_u64(&f, "netns", r->netns);
+	nm_fw_end(&f);
 }
 
 const struct nm_program_type nm_program_tcp_retransmit = {
@@ -85,7 +88,10 @@ const struct nm_program_type nm_program_tcp_retransmit = {
 	.description = "TCP retransmissions per flow, aggregated per interval",
 	.record_type = NM_REC_TCP_RETRANSMIT,
 	.record_size = sizeof(struct nm_tcp_retransmit_record),
+	.body_size = sizeof(struct nm_tcp_retransmit_fields),
 	.enabled_by_default = true,
+	.ring_size =
+		262144, /* at most one event per flow per aggregate_ms: see docs/performance.md */
 	.list_route = "list-tcp-retransmits",
 	.summary_route = "tcp-retransmit-summary",
 	.options = tcp_retransmit_options,

@@ -59,13 +59,16 @@ static void udp_send_write(const struct nm_event *ev, struct nm_writer *w)
 {
 	const struct nm_udp_send_fields *r = (const void *)ev->body;
 	bool src = r->send_flags & NM_UDP_F_SOURCE_KNOWN;
+	struct nm_fw f;
 
-	nm_w_cstr(w, "family", nm_family_name(r->family));
-	nm_w_cstr(w, "protocol", nm_ipproto_name(r->protocol, r->family));
-	nm_write_endpoint(w, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true, true);
-	nm_write_endpoint(w, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, src, src);
-	nm_w_u64(w, "socket_cookie", r->socket_cookie);
-	nm_w_u64(w, "netns", r->netns);
+	nm_fw_begin(&f, w);
+	nm_fw_cstr(&f, "family", nm_family_name(r->family));
+	nm_fw_cstr(&f, "protocol", nm_ipproto_name(r->protocol, r->family));
+	nm_fw_endpoint(&f, NM_ENDPOINT_DESTINATION, r->family, r->daddr, r->dport, true, true);
+	nm_fw_endpoint(&f, NM_ENDPOINT_SOURCE, r->family, r->saddr, r->sport, src, src);
+	nm_fw_u64(&f, "socket_cookie", r->socket_cookie);
+	nm_fw_u64(&f, "netns", r->netns);
+	nm_fw_end(&f);
 }
 
 const struct nm_program_type nm_program_udp_send = {
@@ -73,7 +76,9 @@ const struct nm_program_type nm_program_udp_send = {
 	.description = "first datagram from each unconnected UDP socket to each destination",
 	.record_type = NM_REC_UDP_SEND,
 	.record_size = sizeof(struct nm_udp_send_record),
+	.body_size = sizeof(struct nm_udp_send_fields),
 	.enabled_by_default = true,
+	.ring_size = 262144, /* one event per new (socket, destination): see docs/performance.md */
 	.list_route = "list-udp-sends",
 	.summary_route = "udp-send-summary",
 	.options = udp_send_options,

@@ -1,4 +1,8 @@
 /* bench_pipeline.c - user-space cost per event: decode -> enrich -> encode -> file sink (memory or disk durability). */
+/*
+ *   bench_pipeline [N [json|msgpack [memory|disk [sync_ms] | PATH]]]   events/s and CPU per event
+ *   bench_pipeline --instructions [json|msgpack]                        instructions per event
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -7,73 +11,88 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "bpf/connection.h"
-#include "bpf/packet_drop.h"
 #include "src/config.h"
 #include "src/log.h"
 #include "src/pipeline.h"
+#include "storm_records.h"
 
-static double now_s(void)
+/* The instructions callgrind counted in the whole run of its output file @path, or -1. */
+static long long callgrind_total(const char *path)
 {
-	struct timespec ts;
+	char line[256];
+	long long ir = -1;
+	FILE *f = fopen(path, "r");
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "totals:", 7) || !strncmp(line, "summary:", 8))
+			ir = atoll(strchr(line, ':') + 1);
+	if (f)
+		fclose(f);
+	return ir;
 }
 
-static double cpu_s(void)
+/* This bench under callgrind for @n events; its instruction count, or -1. */
+static long long run_callgrind(const char *self, long n, const char *format, const char *dir)
 {
-	struct rusage ru;
+	char out[256], arg[300], count[32];
+	int status;
+	pid_t pid;
 
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
+	snprintf(out, sizeof(out), "%s/callgrind.%ld", dir, n);
+	snprintf(arg, sizeof(arg), "--callgrind-out-file=%s", out);
+	snprintf(count, sizeof(count), "%ld", n);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("valgrind", "valgrind", "--tool=callgrind", arg, self, count, format,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "valgrind --tool=callgrind %s %ld %s failed\n", self, n, format);
+		return -1;
+	}
+	return callgrind_total(out);
 }
 
-/* Records shaped like the storm's: a refused loopback connect and its NO_SOCKET drop. */
-static void make_records(struct nm_connection_record *c, struct nm_packet_drop_record *d)
+/*
+ * Instructions per event, all threads: the difference between two runs of
+ * different lengths, so start-up (BTF, skeletons, the sink) cancels out.
+ */
+static int instructions(const char *format)
 {
-	memset(c, 0, sizeof(*c));
-	c->hdr.version = NM_RECORD_VERSION;
-	c->hdr.type = NM_REC_CONNECTION;
-	c->hdr.len = sizeof(*c);
-	c->hdr.timestamp_ns = 1000;
-	c->hdr.pid = c->hdr.tid = 4242;
-	c->hdr.flags = NM_REC_F_TASK;
-	c->hdr.cgroup_id = 1;
-	memcpy(c->hdr.comm, "nm-connect", 10);
-	c->c.family = AF_INET;
-	c->c.protocol = 6;
-	c->c.sock_type = SOCK_STREAM;
-	c->c.dport = 9;
-	c->c.ret = -111;
-	c->c.conn_flags = NM_CONN_F_PROTO_KNOWN;
-	c->c.daddr[0] = 127;
-	c->c.daddr[3] = 1;
-	c->c.netns = 4026531833u;
+	const long n1 = 20000, n2 = 60000;
+	char dir[] = "/tmp/nm-bench-callgrind.XXXXXX", self[4096], path[300];
+	long long ir1, ir2;
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	memset(d, 0, sizeof(*d));
-	d->hdr.version = NM_RECORD_VERSION;
-	d->hdr.type = NM_REC_PACKET_DROP;
-	d->hdr.len = sizeof(*d);
-	d->hdr.timestamp_ns = 1000;
-	d->d.reason = 3;
-	d->d.len = 40;
-	d->d.l3_proto = 0x0800;
-	d->d.l4_proto = 6;
-	d->d.family = AF_INET;
-	d->d.sport = 52236;
-	d->d.dport = 9;
-	d->d.ifindex = 1;
-	d->d.netns = 4026531833u;
-	d->d.drop_flags = NM_DROP_F_L3_PARSED | NM_DROP_F_L4_PARSED | NM_DROP_F_SOFTIRQ;
-	d->d.saddr[0] = d->d.daddr[0] = 127;
-	d->d.saddr[3] = d->d.daddr[3] = 1;
-	memcpy(d->d.ifname, "lo", 2);
+	if (len < 0 || !mkdtemp(dir)) {
+		perror("bench_pipeline");
+		return 1;
+	}
+	self[len] = '\0';
+	ir1 = run_callgrind(self, n1, format, dir);
+	ir2 = ir1 < 0 ? -1 : run_callgrind(self, n2, format, dir);
+	for (long n = n1; n <= n2; n += n2 - n1) {
+		snprintf(path, sizeof(path), "%s/callgrind.%ld", dir, n);
+		unlink(path);
+	}
+	rmdir(dir);
+	if (ir2 < 0)
+		return 1;
+	printf("pipeline %s: %.0f instructions per event (callgrind, (Ir(%ld) - Ir(%ld)) / %ld; "
+	       "start-up %.1f M)\n",
+	       format, (double)(ir2 - ir1) / (double)(n2 - n1), n2, n1, n2 - n1,
+	       (ir1 - (ir2 - ir1) * (double)n1 / (double)(n2 - n1)) / 1e6);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -97,6 +116,8 @@ int main(int argc, char **argv)
 	char conf[1024], err[1024];
 	double t0, c0, wall, cpu;
 
+	if (argc > 1 && !strcmp(argv[1], "--instructions"))
+		return instructions(argc > 2 ? argv[2] : "json");
 	nm_log_set_level(NM_LOG_WARN);
 	if (!path) {
 		if (!mkdtemp(dir)) {

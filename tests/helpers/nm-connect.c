@@ -14,9 +14,10 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: nm-connect [-4|-6] [-u] [-n COUNT] [-p PORT] [-c COMM] [-d SECONDS]\n"
+		"usage: nm-connect [-4|-6] [-u] [-n COUNT] [-p PORT] [-c COMM] [-d SECONDS] [-r RATE]\n"
 		"  connect() COUNT times (or for SECONDS) to 127.0.0.1 / ::1 PORT over TCP\n"
-		"  (or UDP with -u), naming the process COMM; prints the count and rate.\n");
+		"  (or UDP with -u), naming the process COMM, at most RATE per second (default:\n"
+		"  as fast as it can); prints the count and rate.\n");
 	exit(64);
 }
 
@@ -24,14 +25,14 @@ int main(int argc, char **argv)
 {
 	int family = AF_INET, type = SOCK_STREAM, port = 9, opt;
 	long count = 1, done = 0, failed = 0;
-	double seconds = 0;
+	double seconds = 0, rate = 0;
 	const char *comm = NULL;
 	struct sockaddr_storage ss = {0};
 	socklen_t sslen;
 	struct timespec t0, t1;
 	double elapsed;
 
-	while ((opt = getopt(argc, argv, "46un:p:c:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "46un:p:c:d:r:")) != -1) {
 		switch (opt) {
 		case '4':
 			family = AF_INET;
@@ -53,6 +54,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			seconds = atof(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
 			break;
 		default:
 			usage();
@@ -85,6 +89,15 @@ int main(int argc, char **argv)
 				break;
 		} else if (done >= count) {
 			break;
+		}
+		if (rate > 0) {
+			/* paced against the start, so a late wake-up is caught up, not lost */
+			double due = done / rate, now;
+
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			now = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+			if (due > now + 0.0005)
+				usleep((useconds_t)((due - now) * 1e6));
 		}
 		fd = socket(family, type, 0);
 		if (fd < 0) {

@@ -16,6 +16,11 @@ start_agent "$T/agent.conf"
 C=$(unique_comm mt)
 "$CONNECT" -n 20 -p "$PORT" -c "$C" >/dev/null || fail "traffic"
 wait_count 20 "type=connection&command=$C"
+# the store has them before the file sinks report them delivered (their next write, ~100 ms)
+delivered_both() {
+	get /api/stats | jq -e '[.sinks[] | .delivered >= 20] | all' >/dev/null
+}
+wait_for delivered_both || fail "the sinks did not deliver 20 events: $(get /api/stats | jq -c '[.sinks[] | {name, received, delivered}]')"
 
 curl -sS --unix-socket "$SOCK" -D "$T/headers" -o "$T/metrics" http://localhost/metrics ||
 	fail "GET /metrics: curl failed"
@@ -47,6 +52,26 @@ n=$(m 'ebpf_netmon_sink_received_total{sink="f"}')
 grep -q '^ebpf_netmon_program_attached{program="connection"} 1$' "$T/metrics" ||
 	fail "program label"
 grep -q '^ebpf_netmon_sink_received_total{sink="edge-1.b"} ' "$T/metrics" || fail "second sink"
+# delivery latency: a histogram per sink, its count the sink's delivered (the same snapshot)
+grep -q '^# TYPE ebpf_netmon_sink_delivery_latency_seconds histogram$' "$T/metrics" ||
+	fail "no delivery latency histogram"
+for s in f edge-1.b; do
+	h=ebpf_netmon_sink_delivery_latency_seconds
+	count=$(m "${h}_count{sink=\"$s\"}")
+	[ -n "$count" ] && [ "$count" = "$(m "ebpf_netmon_sink_delivered_total{sink=\"$s\"}")" ] ||
+		fail "$s: latency count '$count' is not delivered"
+	[ "$count" -ge 20 ] || fail "$s: latency count $count"
+	[ "$(m "${h}_bucket{sink=\"$s\",le=\"+Inf\"}")" = "$count" ] || fail "$s: +Inf bucket"
+	[ -n "$(m "${h}_sum{sink=\"$s\"}")" ] || fail "$s: no latency sum"
+	# cumulative: 13 finite bounds from 1 ms to 10 s, never decreasing
+	grep "^${h}_bucket{sink=\"$s\"," "$T/metrics" | sed 's/.*le="\([^"]*\)"} \(.*\)/\1 \2/' >"$T/buckets"
+	[ "$(head -1 "$T/buckets" | cut -d' ' -f1)" = 0.001 ] && [ "$(wc -l <"$T/buckets")" = 14 ] ||
+		fail "$s: buckets: $(cat "$T/buckets")"
+	sort -s -k2,2n "$T/buckets" | cmp -s - "$T/buckets" || fail "$s: buckets not cumulative"
+done
+jq -e '.sinks[0] | (.delivery_latency_seconds.buckets | length) == 13 and
+	.delivery_latency_seconds.count == .delivered' "$T/stats" >/dev/null ||
+	fail "/api/stats: delivery_latency_seconds: $(jq -c .sinks[0] "$T/stats")"
 # every /api/stats number of a sink is there (only the per-reason dropped replaces the sum)
 for k in $(jq -r '.sinks[0] | to_entries[] | select(.value | type == "number") | .key' \
 	"$T/stats"); do

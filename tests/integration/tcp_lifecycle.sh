@@ -149,6 +149,9 @@ PY
 # exactly.
 cat >"$T/check.py" <<'PY'
 import json, sys
+import os
+sys.path.insert(0, os.environ["top_srcdir"] + "/tests/integration")
+from evcheck import expect, finish, find as find_in
 
 path, srv, cli = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
 closed_port, netns = int(sys.argv[4]), int(sys.argv[8])
@@ -161,19 +164,11 @@ ours = [c.encode() for c in (cs, cc, ct)]
 evs = [json.loads(l) for l in (lines[:-1] if live else lines)
        if l and (b'"tcp_lifecycle"' in l or any(c in l for c in ours))]
 tl = [e for e in evs if e["type"] == "tcp_lifecycle"]
-errors = []
 MiB = 1 << 20
 
 
-def expect(cond, msg):
-    if not cond:
-        errors.append(msg)
-
-
 def find(what, **want):
-    got = [e for e in tl if all(e.get(k) == v for k, v in want.items())]
-    expect(len(got) == 1, f"{what}: {len(got)} events matching {want}")
-    return got[0] if len(got) == 1 else None
+    return find_in(tl, what, **want)
 
 
 def owner(e, what, pid, comm):
@@ -288,10 +283,7 @@ if to:
 # nothing else from these processes
 mine = [e for e in tl if e["command"] in (cc, cs, ct)]
 expect(len(mine) == 14, f"{len(mine)} events of the test's processes, expected 14")
-if errors:
-    for m in errors[:20] if not quiet else []:
-        print("FAIL:", m)
-    sys.exit(1)
+finish(quiet)
 PY
 
 start_agent "$T/agent.conf"

@@ -59,24 +59,19 @@ PY
 # check.py FILE CLIENT CLOSED [quiet]: every expected reset event, exactly.
 cat >"$T/check.py" <<'PY'
 import json, sys
+import os
+sys.path.insert(0, os.environ["top_srcdir"] + "/tests/integration")
+from evcheck import expect, finish, find as find_in
 
 path, cli, closed = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3])
 quiet = len(sys.argv) > 4
 lines = open(path, "rb").read().split(b"\n")
 evs = [json.loads(l) for l in lines[:-1] if b'"tcp_reset"' in l or b'"tcp_lifecycle"' in l]
 rst = [e for e in evs if e["type"] == "tcp_reset"]
-errors = []
-
-
-def expect(cond, msg):
-    if not cond:
-        errors.append(msg)
 
 
 def find(what, **want):
-    got = [e for e in rst if all(e.get(k) == v for k, v in want.items())]
-    expect(len(got) == 1, f"{what}: {len(got)} events matching {want}")
-    return got[0] if len(got) == 1 else None
+    return find_in(rst, what, **want)
 
 
 def cookie_of(**want):
@@ -135,10 +130,7 @@ for key, fam, ip in (("v4", "ipv4", "127.0.0.1"), ("v6", "ipv6", "::1")):
 ports = {R, closed} | {p for k in ("v4", "v6") for p in cli[k].values()}
 mine = [e for e in rst if e["source_port"] in ports and e["destination_port"] in ports]
 expect(len(mine) == 6, f"{len(mine)} reset events of the test's connections, expected 6")
-if errors:
-    for m in errors[:20] if not quiet else []:
-        print("FAIL:", m)
-    sys.exit(1)
+finish(quiet)
 PY
 
 start_agent "$T/agent.conf"

@@ -98,18 +98,15 @@ PY
 # check.py FILE AGGREGATE_MS NETNS DATA_PORT SYN_PORT SERVER_PORT KERNEL_DELTA [quiet]
 cat >"$T/check.py" <<'PY'
 import json, sys
+import os
+sys.path.insert(0, os.environ["top_srcdir"] + "/tests/integration")
+from evcheck import expect, finish
 
 path, agg, netns, dport, sport, srv, kernel = sys.argv[1], *map(int, sys.argv[2:8])
 quiet = len(sys.argv) > 8
 evs = [json.loads(l) for l in open(path, "rb").read().split(b"\n")[:-1]
        if b'"tcp_retransmit"' in l]
 evs = [e for e in evs if e["netns"] == netns]
-errors = []
-
-
-def expect(cond, msg):
-    if not cond:
-        errors.append(msg)
 
 
 total = 0
@@ -154,10 +151,7 @@ for what, port, dst, dst_port, state in (("data", dport, "10.201.0.2", srv, "EST
     else:
         expect(n >= 2, f"syn: {n} SYN retransmissions, tcp_syn_retries is 2")
 expect(total == kernel, f"events add up to {total}, the netns's TcpRetransSegs moved {kernel}")
-if errors:
-    for m in errors[:20] if not quiet else []:
-        print(f"FAIL (aggregate_ms {agg}):", m)
-    sys.exit(1)
+finish(quiet, f"FAIL (aggregate_ms {agg}):")
 PY
 
 for a in 0 1000 60000; do

@@ -64,6 +64,9 @@ PY
 # yet; "quiet" is live without the messages, for polling.
 cat >"$T/check.py" <<'PY'
 import json, sys
+import os
+sys.path.insert(0, os.environ["top_srcdir"] + "/tests/integration")
+from evcheck import expect, finish
 
 path, comm, info, n = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3])), int(sys.argv[4])
 live = len(sys.argv) > 5
@@ -71,12 +74,6 @@ quiet = live and sys.argv[5] == "quiet"
 lines = open(path, "rb").read().split(b"\n")
 evs = [json.loads(l) for l in (lines[:-1] if live else lines) if l]
 mine = [e for e in evs if e["type"] == "udp_send" and e["command"] == comm]
-errors = []
-
-
-def expect(cond, msg):
-    if not cond:
-        errors.append(msg)
 
 
 cookies = {}
@@ -102,10 +99,7 @@ expect(not cookies["ipv4"] & cookies["ipv6"], "two sockets share a cookie")
 conn = [e for e in mine if e["destination_port"] == info["connected"]]
 expect(not conn, f"{len(conn)} udp_send events for a connected socket's send()")
 expect(len(mine) == 2 * n, f"{len(mine)} udp_send events in all, expected {2 * n}")
-if errors:
-    for m in sorted(set(errors))[:20] if not quiet else []:
-        print("FAIL:", m)
-    sys.exit(1)
+finish(quiet, unique=True)
 PY
 
 # seen_connect COMM INFO: the connection program reported COMM's connect(): the rings were drained.

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "src/config.h"
+#include "src/filter.h"
 
 static char path[64];
 
@@ -71,6 +72,55 @@ static void test_errors(void)
 	expect_error("store = { capacity = -1; };\n", 1, "out of range");
 	expect_error("control = { socket = 1; };\n", 1, "'socket' must be a string");
 	expect_error("log_level = \"loud\";\n", 1, "'log_level' = \"loud\"");
+	/* a program's filter: each value checked where it is written */
+	expect_error("programs = { connection = {\n  filter = { ports = [ 80,\n 0 ]; }; }; };\n", 3,
+		     "port 0 is out of range (1-65535)");
+	expect_error("programs = { connection = {\n  filter = { cidr = [ ]; }; }; };\n", 2,
+		     "unknown filter key 'cidr'");
+	expect_error("programs = { connection = {\n  filter = 1; }; };\n", 2,
+		     "'filter' must be a group");
+	expect_error(
+		"programs = { connection = { filter = {\n exclude_cidrs = [ \"1.2.3.4/40\" ]; }; }; };\n",
+		2, "\"1.2.3.4/40\" is not an IPv4 or IPv6 address");
+	expect_error(
+		"programs = { udp_send = { filter = {\n drop_reasons = [ \"NO_SOCKET\" ]; }; }; };\n",
+		2, "program udp_send has no drop reasons");
+}
+
+/* A filter as parsed: both polarities, numbers and strings, CIDRs with their host bits cleared. */
+static void test_filter(void)
+{
+	char err[1024] = "";
+	struct nm_config *c =
+		load("programs = { connection = { filter = {\n"
+		     "  pids = [ 1, 4194304 ]; exclude_ports = [ 53 ];\n"
+		     "  commands = [ \"curl\" ]; exclude_cidrs = [ \"10.1.2.3/8\", \"::1\" ];\n"
+		     "}; }; };\n",
+		     err, sizeof(err));
+	const struct nm_program_config *pc = c ? nm_config_program(c, "connection") : NULL;
+	const struct nm_filter *f = pc ? pc->common.filter : NULL;
+
+	CHECK(c != NULL);
+	if (!c)
+		fprintf(stderr, "  %s\n", err);
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(f->list[NM_FD_PID][0].n == 2 && f->list[NM_FD_PID][0].v[1].num == 4194304);
+		CHECK(f->list[NM_FD_PORT][1].n == 1 && f->list[NM_FD_PORT][1].v[0].num == 53);
+		CHECK(f->list[NM_FD_COMMAND][0].n == 1 &&
+		      !strcmp(f->list[NM_FD_COMMAND][0].v[0].text, "curl"));
+		CHECK(f->list[NM_FD_CIDR][1].n == 2);
+		CHECK(f->list[NM_FD_CIDR][1].v[0].family == 4 &&
+		      f->list[NM_FD_CIDR][1].v[0].prefix == 8 &&
+		      f->list[NM_FD_CIDR][1].v[0].addr[0] == 10 &&
+		      f->list[NM_FD_CIDR][1].v[0].addr[1] == 0);
+		CHECK(f->list[NM_FD_CIDR][1].v[1].family == 6 &&
+		      f->list[NM_FD_CIDR][1].v[1].prefix == 128);
+		CHECK(!f->list[NM_FD_UID][0].n && !f->list[NM_FD_UID][1].n);
+	}
+	CHECK(nm_config_program(c, "packet_drop") &&
+	      !nm_config_program(c, "packet_drop")->common.filter);
+	nm_config_free(c);
 }
 
 /* @text must fail with exactly "path:@line: @msg". */
@@ -520,6 +570,7 @@ int main(void)
 {
 	snprintf(path, sizeof(path), "/tmp/nm-test-config-%d.conf", (int)getpid());
 	test_errors();
+	test_filter();
 	test_strict();
 	test_defaults();
 	test_default_text();

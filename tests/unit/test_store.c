@@ -151,6 +151,104 @@ static void test_random(size_t capacity, size_t total)
 	free(m.evs);
 }
 
+/* What a copy out of the store must equal: the event as added, its body up to the type's size. */
+static void expect_same(const struct nm_event *got, const struct nm_event *want, const char *what)
+{
+	size_t body = want->type->body_size ? want->type->body_size : NM_EVENT_BODY_MAX;
+
+	if (got->type != want->type || got->seq != want->seq ||
+	    got->timestamp_ns != want->timestamp_ns || got->wall_ns != want->wall_ns ||
+	    got->has_task != want->has_task || got->pid != want->pid || got->tid != want->tid ||
+	    got->uid != want->uid || got->cgroup_id != want->cgroup_id ||
+	    memcmp(got->command, want->command, sizeof(got->command)) ||
+	    got->run_id != want->run_id || got->host != want->host ||
+	    memcmp(got->body, want->body, body)) {
+		fprintf(stderr, "%s: seq %llu comes back different\n", what,
+			(unsigned long long)want->seq);
+		check_failures++;
+	}
+}
+
+/*
+ * Records of every size through a ring that wraps its arena many times: each
+ * comes back whole, more types and (host, run id) pairs than the store's
+ * tables hold included, and the body past the type's size is not kept.
+ */
+static void test_round_trip(void)
+{
+	enum { NTYPES = 40, CAP = 300, TOTAL = 20000 };
+	static struct nm_program_type types[NTYPES];
+	static char names[NTYPES][16];
+	static const char *const hosts[] = {"h0", "h1", "h2"};
+	struct nm_event *evs = calloc(TOTAL, sizeof(*evs)), got[8];
+	uint64_t keys[8];
+	bool ok[8];
+	char err[256];
+	struct nm_store *s = nm_store_create(CAP, 0, 1, err, sizeof(err));
+	struct nm_store_filter f = {0};
+
+	CHECK(s != NULL && evs != NULL);
+	for (int i = 0; i < NTYPES; i++) {
+		snprintf(names[i], sizeof(names[i]), "type%d", i);
+		types[i].name = names[i];
+		types[i].write_fields = no_fields;
+		types[i].body_size = (uint32_t)(i % 5 == 0 ? 0 : 4 * (i % 46) + 1);
+	}
+	srand(7);
+	for (size_t i = 0; i < TOTAL; i++) {
+		struct nm_event *ev = &evs[i];
+		const struct nm_program_type *t = &types[i % 7 ? rand() % 3 : rand() % NTYPES];
+		size_t body = t->body_size ? t->body_size : NM_EVENT_BODY_MAX;
+
+		make(ev, t, (uint32_t)rand(), i % 5 ? "comm-name-sixtee" + i % 16 : NULL,
+		     (int64_t)i * 1000);
+		ev->timestamp_ns = (uint64_t)rand() << (i % 40);
+		ev->tid = (uint32_t)rand() * (i % 2 ? 1u : 0u);
+		ev->uid = i % 3 ? 0 : UINT32_MAX;
+		ev->cgroup_id = i % 4 ? (uint64_t)rand() : UINT64_MAX;
+		ev->run_id = i % 100 < 2 ? (uint64_t)i : 0x1234567890abcdefull;
+		ev->host = hosts[i % 3];
+		/* some units zero, some not, and bytes past the type's size that are not kept */
+		for (size_t b = 0; b < NM_EVENT_BODY_MAX; b++)
+			ev->body[b] = b >= body || rand() % 3 ? 0 : (unsigned char)(rand() | 1);
+		if (i % 17 == 0)
+			memset(ev->body, 0xff, NM_EVENT_BODY_MAX);
+		nm_store_add(s, ev);
+		if (i % 13 == 0 || i == TOTAL - 1) {
+			size_t n = nm_store_query(s, &f, keys, 8);
+
+			CHECK(nm_store_get(s, keys, n, got, ok) == n);
+			for (size_t j = 0; j < n; j++)
+				expect_same(&got[j], &evs[i - j], "round trip");
+		}
+	}
+	/* the oldest still stored, read last: the arena has wrapped many times by now */
+	{
+		size_t n = nm_store_query(s, &f, NULL, SIZE_MAX);
+		uint64_t *all = calloc(n, sizeof(*all));
+		struct nm_event *out = calloc(n, sizeof(*out));
+		bool *oks = calloc(n, sizeof(*oks));
+
+		CHECK_EQ_INT(n, CAP);
+		CHECK_EQ_INT(nm_store_query(s, &f, all, n), n);
+		CHECK_EQ_INT(nm_store_get(s, all, n, out, oks), n);
+		for (size_t j = 0; j < n; j++)
+			expect_same(&out[j], &evs[TOTAL - 1 - j], "oldest");
+		free(all);
+		free(out);
+		free(oks);
+	}
+	{
+		struct nm_store_stats st;
+
+		/* compact: well under the whole decoded events (272 bytes each) */
+		nm_store_get_stats(s, &st);
+		CHECK(st.bytes > CAP * 40 && st.bytes < CAP * sizeof(struct nm_event));
+	}
+	nm_store_destroy(s);
+	free(evs);
+}
+
 static void test_stats_and_capacity(void)
 {
 	char err[256];
@@ -238,6 +336,14 @@ int main(void)
 	test_random(1000, 20000);
 	test_random(100000, 30000); /* never evicts */
 	test_random(1, 500);
+	test_round_trip();
+	{
+		char err[256];
+
+		/* refused before anything is allocated: slot offsets are 32-bit */
+		CHECK(nm_store_create(200000000, 0, 1, err, sizeof(err)) == NULL);
+		CHECK(strstr(err, "more than one store can index") != NULL);
+	}
 	test_stats_and_capacity();
 	test_stream();
 	CHECK_DONE();
