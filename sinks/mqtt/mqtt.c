@@ -71,6 +71,8 @@ struct mqtt_sink {
 	uint64_t disconnects;
 	uint64_t publish_errors;
 	struct nm_ratelimit rl;
+	/* its own: reconnect chatter must not hide why a publish failed */
+	struct nm_ratelimit publish_rl;
 };
 
 #define rl_log(s, level, ...) nm_sink_log((s)->env, "mqtt", &(s)->rl, level, __VA_ARGS__)
@@ -297,11 +299,22 @@ static int mqtt_write(void *sink, const struct nm_sink_msg *msg)
 	nm_route_pick(&s->route, msg, topic);
 	rc = mosquitto_publish(s->m, &mid, topic, (int)msg->len, msg->data, (int)s->cfg->qos,
 			       s->cfg->retain);
+	/*
+	 * QoS 1 and 2: libmosquitto queued the message (with its mid) before the
+	 * write that failed, and sends it again after the reconnect: it is accepted,
+	 * and its PUBACK reports it then. Offering it again would send it twice;
+	 * counting it failed would call a delivered event lost.
+	 */
+	if (s->cfg->qos > 0 && mid &&
+	    (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO ||
+	     rc == MOSQ_ERR_TLS))
+		rc = MOSQ_ERR_SUCCESS;
 	if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NOMEM) {
 		return -EAGAIN;
 	} else if (rc != MOSQ_ERR_SUCCESS) {
 		s->publish_errors++;
-		rl_log(s, NM_LOG_ERR, "cannot publish to %s: %s", topic, mosquitto_strerror(rc));
+		nm_sink_log(s->env, "mqtt", &s->publish_rl, NM_LOG_ERR,
+			    "cannot publish to %s: %s (%d)", topic, mosquitto_strerror(rc), rc);
 		return rc == MOSQ_ERR_PAYLOAD_SIZE ? -EMSGSIZE : -EINVAL;
 	}
 	if (s->cfg->qos == 0) {
