@@ -109,18 +109,8 @@ static __always_inline __u32 nm_filter_gen_dim(__u64 st, __u32 dim)
 	return (__u32)(st >> 63) << 8 | dim;
 }
 
-static __always_inline bool nm_filter_u32(__u64 st, __u32 dim, __u32 val)
-{
-	__u64 bits = nm_filter_bits(st, dim);
-	struct nm_filter_key k = {.gen_dim = nm_filter_gen_dim(st, dim)};
-
-	if (!bits)
-		return false;
-	__builtin_memcpy(k.v, &val, sizeof(val));
-	return nm_filter_verdict(bits, bpf_map_lookup_elem(&nm_filter_set, &k));
-}
-
-static __always_inline bool nm_filter_u64(__u64 st, __u32 dim, __u64 val)
+/* A number of any dimension (pid, uid, cgroup id, port, reason): keyed as 8 bytes, as src/filter.c writes it. */
+static __always_inline bool nm_filter_num(__u64 st, __u32 dim, __u64 val)
 {
 	__u64 bits = nm_filter_bits(st, dim);
 	struct nm_filter_key k = {.gen_dim = nm_filter_gen_dim(st, dim)};
@@ -163,10 +153,10 @@ static __always_inline bool nm_filter_current(__u64 st)
 {
 	if (!(st & NM_FILTER_TASK))
 		return false;
-	return nm_filter_u32(st, NM_FD_PID, bpf_get_current_pid_tgid() >> 32) ||
-	       nm_filter_u32(st, NM_FD_UID, (__u32)bpf_get_current_uid_gid()) ||
+	return nm_filter_num(st, NM_FD_PID, bpf_get_current_pid_tgid() >> 32) ||
+	       nm_filter_num(st, NM_FD_UID, (__u32)bpf_get_current_uid_gid()) ||
 	       ((st & (3ULL << (2 * NM_FD_CGROUP))) &&
-		nm_filter_u64(st, NM_FD_CGROUP, bpf_get_current_cgroup_id())) ||
+		nm_filter_num(st, NM_FD_CGROUP, bpf_get_current_cgroup_id())) ||
 	       nm_filter_comm(st, NULL);
 }
 
@@ -176,8 +166,8 @@ static __always_inline bool nm_filter_task(__u64 st, __u32 pid, __u32 uid, __u64
 {
 	if (!(st & NM_FILTER_TASK))
 		return false;
-	return nm_filter_u32(st, NM_FD_PID, pid) || nm_filter_u32(st, NM_FD_UID, uid) ||
-	       nm_filter_u64(st, NM_FD_CGROUP, cgroup_id) || nm_filter_comm(st, comm);
+	return nm_filter_num(st, NM_FD_PID, pid) || nm_filter_num(st, NM_FD_UID, uid) ||
+	       nm_filter_num(st, NM_FD_CGROUP, cgroup_id) || nm_filter_comm(st, comm);
 }
 
 /*
@@ -195,7 +185,7 @@ static __always_inline bool nm_filter_dest(__u64 st, __u16 family, const __u8 *d
 		return false;
 	bits = nm_filter_bits(st, NM_FD_PORT);
 	if (bits &&
-	    (port_known ? nm_filter_u32(st, NM_FD_PORT, dport) : nm_filter_verdict(bits, NULL)))
+	    (port_known ? nm_filter_num(st, NM_FD_PORT, dport) : nm_filter_verdict(bits, NULL)))
 		return true;
 	bits = nm_filter_bits(st, NM_FD_CIDR);
 	if (!bits)
@@ -218,7 +208,7 @@ static __always_inline bool nm_filter_dest(__u64 st, __u16 family, const __u8 *d
 /* A drop reason, for packet_drop. */
 static __always_inline bool nm_filter_reason(__u64 st, __u32 reason)
 {
-	return nm_filter_u32(st, NM_FD_REASON, reason);
+	return nm_filter_num(st, NM_FD_REASON, reason);
 }
 
 static __always_inline void nm_fill_task(struct nm_record_hdr *hdr)

@@ -114,18 +114,6 @@ static const char **names_of(const struct nm_option *a, const char *const *extra
 	return v;
 }
 
-/* Prefix a bare message from a validate hook with the setting's location. */
-static void locate(const config_setting_t *s, char *err, size_t errlen)
-{
-	char msg[512];
-	int n;
-
-	snprintf(msg, sizeof(msg), "%s", err);
-	n = nm_setting_where(s, err, errlen);
-	if (n >= 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - n, "%s", msg);
-}
-
 static int parse_programs(struct nm_config *c, const config_setting_t *group, char *err,
 			  size_t errlen)
 {
@@ -190,7 +178,7 @@ static int parse_programs(struct nm_config *c, const config_setting_t *group, ch
 		if (pc->common.wakeup_bytes >= pc->common.ring_size)
 			ERR(s, "'wakeup_bytes' must be smaller than 'ring_size'");
 		if (pc->type->validate && (rc = pc->type->validate(pc->options, err, errlen))) {
-			locate(s, err, errlen);
+			nm_setting_locate(s, err, errlen);
 			goto out;
 		}
 	}
@@ -238,7 +226,7 @@ static int parse_sink(struct nm_config *c, struct nm_sink_config *sc, const conf
 		tname = config_setting_get_string(t);
 		sc->type = nm_sink_type_find(tname, err, errlen);
 		if (!sc->type) {
-			locate(t, err, errlen);
+			nm_setting_locate(t, err, errlen);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -264,7 +252,7 @@ static int parse_sink(struct nm_config *c, struct nm_sink_config *sc, const conf
 	if (rc)
 		goto out;
 	if (sc->type->validate && (rc = sc->type->validate(sc->options, err, errlen))) {
-		locate(s, err, errlen);
+		nm_setting_locate(s, err, errlen);
 		goto out;
 	}
 

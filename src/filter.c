@@ -320,18 +320,6 @@ static int check_key(const struct nm_program_type *t, const char *key, int *dim,
 
 /* ---- from the config ----------------------------------------------------------------------- */
 
-/* Prefix @err, a bare message, with the location of @s. */
-static void locate(const config_setting_t *s, char *err, size_t errlen)
-{
-	char msg[512];
-	int n;
-
-	snprintf(msg, sizeof(msg), "%s", err);
-	n = nm_setting_where(s, err, errlen);
-	if (n >= 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - n, "%s", msg);
-}
-
 struct nm_filter *nm_filter_from_setting(const struct nm_program_type *t, const config_setting_t *s,
 					 char *err, size_t errlen)
 {
@@ -388,7 +376,7 @@ out:
 	if (rc) {
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "out of memory");
-		locate(bad, err, errlen);
+		nm_setting_locate(bad, err, errlen);
 		nm_filter_free(f);
 		return NULL;
 	}
@@ -574,15 +562,11 @@ int nm_filter_apply(const struct nm_filter *f, int set_fd, int cidr_fd, uint64_t
 					struct nm_filter_key k = {.gen_dim =
 									  gen << 8 | (uint32_t)d};
 
-					if (d == NM_FD_COMMAND) {
+					/* every number as 8 bytes: one key shape for the BPF side */
+					if (d == NM_FD_COMMAND)
 						strncpy((char *)k.v, it->text, NM_COMM_LEN - 1);
-					} else if (d == NM_FD_CGROUP) {
+					else
 						memcpy(k.v, &it->num, sizeof(it->num));
-					} else {
-						uint32_t v32 = (uint32_t)it->num;
-
-						memcpy(k.v, &v32, sizeof(v32));
-					}
 					rc = set_bit(set_fd, &k, bit);
 				}
 				if (rc) {

@@ -21,6 +21,17 @@ int nm_setting_where(const config_setting_t *s, char *buf, size_t len)
 			config_setting_source_line(s));
 }
 
+void nm_setting_locate(const config_setting_t *s, char *err, size_t errlen)
+{
+	char msg[512];
+	int n;
+
+	snprintf(msg, sizeof(msg), "%s", err);
+	n = nm_setting_where(s, err, errlen);
+	if (n >= 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - n, "%s", msg);
+}
+
 /* ---- integers as written ----------------------------------------------------------------- */
 
 /*

@@ -41,5 +41,7 @@ void nm_int_literals_free(struct nm_int_literals *l);
 
 /* "file:line: " for a setting, for callers' own messages. */
 int nm_setting_where(const struct config_setting_t *s, char *buf, size_t len);
+/* Prefix @err, a bare message (e.g. from a validate hook), with the location of @s. */
+void nm_setting_locate(const struct config_setting_t *s, char *err, size_t errlen);
 
 #endif
