@@ -68,7 +68,7 @@ static const struct nm_option control_options[] = {
 	{"max_clients", NM_OPT_INT, offsetof(struct nm_control_config, max_clients), "256", 1,
 	 65536, NULL, "concurrent connections"},
 	{"max_clients_per_uid", NM_OPT_INT, offsetof(struct nm_control_config, max_clients_per_uid),
-	 "64", 1, 65536, NULL, "concurrent connections from one user (SO_PEERCRED uid)"},
+	 "64", 1, 65536, NULL, "concurrent connections from one user but root (SO_PEERCRED uid)"},
 	{"stream_queue_events", NM_OPT_INT, offsetof(struct nm_control_config, stream_queue_events),
 	 "10000", 16, 10000000, NULL, "events buffered per stream client before drops are counted"},
 	{NULL},

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,22 @@ enum file_fault {
 
 static const char *const fault_names[FAULT_COUNT] = {"deleted", "moved", "replaced", "dir_gone"};
 
+/*
+ * A rotated file being gzipped on a thread of its own: 100 MB takes seconds,
+ * and the live file goes on taking events meanwhile. The next rotation waits
+ * for it before it shifts the names.
+ */
+struct compress_job {
+	pthread_t thread;
+	bool running;	  /* a thread was started and not yet joined */
+	atomic_bool done; /* the thread has finished: joining will not wait */
+	int dirfd;	  /* owned by the thread: a duplicate of the sink's */
+	int src;	  /* owned by the thread: the rotated file */
+	struct stat st;	  /* of src, when it was renamed */
+	char from[NAME_MAX + 1], to[NAME_MAX + 1];
+	int rc; /* the thread's result, read after the join */
+};
+
 struct file_sink {
 	struct nm_recbuf rb;	       /* first: the nm_recbuf_sink_* operations get this */
 	const struct file_config *cfg; /* borrowed */
@@ -58,6 +76,7 @@ struct file_sink {
 	int64_t open_at_ms;  /* after a failed open: not retried before */
 	uint64_t rotations;
 	uint64_t compress_errors;
+	struct compress_job job;
 	uint64_t refused[NM_FS_REFUSAL_COUNT];
 	uint64_t open_errors; /* tries to open the directory or file that failed, refusals aside */
 	uint64_t reopened[FAULT_COUNT];
@@ -282,7 +301,7 @@ static int rotated_name(const struct file_sink *s, long long n, bool gz, char *o
  * @to: through an exclusively created temporary with an unpredictable name,
  * given the live file's mode and owner before a byte goes in, then renamed.
  */
-static int compress_rotated(struct file_sink *s, int src, const struct stat *st, const char *from,
+static int compress_rotated(int dirfd, int src, const struct stat *st, const char *from,
 			    const char *to)
 {
 	char tmp[NAME_MAX + 1], prefix[NAME_MAX + 1], chunk[65536];
@@ -294,7 +313,7 @@ static int compress_rotated(struct file_sink *s, int src, const struct stat *st,
 
 	if ((size_t)snprintf(prefix, sizeof(prefix), ".%s.", to) >= sizeof(prefix) - 12)
 		return -ENAMETOOLONG;
-	fd = nm_fs_mktemp(s->dirfd, prefix, st->st_mode & 07777, tmp, sizeof(tmp));
+	fd = nm_fs_mktemp(dirfd, prefix, st->st_mode & 07777, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	if ((st->st_uid != geteuid() || st->st_gid != getegid()) &&
@@ -321,18 +340,69 @@ static int compress_rotated(struct file_sink *s, int src, const struct stat *st,
 		rc = -errno;
 	if (gzclose(gz) != Z_OK && !rc)
 		rc = -EIO;
-	if (!rc && renameat(s->dirfd, tmp, s->dirfd, to))
+	if (!rc && renameat(dirfd, tmp, dirfd, to))
 		rc = -errno;
 out:
 	if (rc) {
-		unlinkat(s->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 		return rc;
 	}
 	/* remove the uncompressed file only while the name is still that file */
-	if (!fstatat(s->dirfd, from, &now, AT_SYMLINK_NOFOLLOW) && now.st_dev == st->st_dev &&
+	if (!fstatat(dirfd, from, &now, AT_SYMLINK_NOFOLLOW) && now.st_dev == st->st_dev &&
 	    now.st_ino == st->st_ino)
-		unlinkat(s->dirfd, from, 0);
+		unlinkat(dirfd, from, 0);
 	return 0;
+}
+
+static void *compress_main(void *arg)
+{
+	struct compress_job *job = arg;
+
+	job->rc = compress_rotated(job->dirfd, job->src, &job->st, job->from, job->to);
+	close(job->src);
+	close(job->dirfd);
+	atomic_store(&job->done, true);
+	return NULL;
+}
+
+static void compress_done(struct file_sink *s, int rc)
+{
+	if (!rc)
+		return;
+	s->compress_errors++;
+	file_log(s, NM_LOG_WARN, "cannot compress %s.1: %s", s->cfg->path, strerror(-rc));
+}
+
+/* Collect a finished compression (or, with @wait, the running one). */
+static void finish_compress(struct file_sink *s, bool wait)
+{
+	struct compress_job *job = &s->job;
+
+	if (!job->running || (!wait && !atomic_load(&job->done)))
+		return;
+	pthread_join(job->thread, NULL);
+	job->running = false;
+	compress_done(s, job->rc);
+}
+
+/* gzip @old (now owned here), renamed to job.from, into job.to: on a thread, or here if none starts. */
+static void start_compress(struct file_sink *s, int old, const struct stat *st)
+{
+	struct compress_job *job = &s->job;
+
+	job->src = old;
+	job->st = *st;
+	job->rc = 0;
+	atomic_store(&job->done, false);
+	job->dirfd = fcntl(s->dirfd, F_DUPFD_CLOEXEC, 0);
+	if (job->dirfd >= 0 && !pthread_create(&job->thread, NULL, compress_main, job)) {
+		job->running = true;
+		return;
+	}
+	if (job->dirfd >= 0)
+		close(job->dirfd);
+	compress_done(s, compress_rotated(s->dirfd, old, st, job->from, job->to));
+	close(old);
 }
 
 /* path -> path.1[.gz], shifting older files up and removing the one past rotate_keep. */
@@ -343,7 +413,8 @@ static int rotate(struct file_sink *s)
 	struct stat st;
 	int old, rc;
 
-	check_names(s); /* never rename a name that is no longer our file */
+	finish_compress(s, true); /* it renames into the names shifted here */
+	check_names(s);		  /* never rename a name that is no longer our file */
 	if (s->fd < 0)
 		return 0;
 	if (fstat(s->fd, &st))
@@ -367,16 +438,13 @@ static int rotate(struct file_sink *s)
 	s->fd = -1;
 	s->file_size = 0;
 	s->rotations++;
-	if (gz) {
-		rotated_name(s, 1, true, to, sizeof(to));
-		rc = compress_rotated(s, old, &st, from, to);
-		if (rc) {
-			s->compress_errors++;
-			file_log(s, NM_LOG_WARN, "cannot compress %s.1: %s", s->cfg->path,
-				 strerror(-rc));
-		}
+	if (!gz) {
+		close(old);
+		return 0;
 	}
-	close(old);
+	memcpy(s->job.from, from, sizeof(from));
+	rotated_name(s, 1, true, s->job.to, sizeof(s->job.to));
+	start_compress(s, old, &st); /* now owns old */
 	return 0;
 failed:
 	set_fault(s, "rotate", NM_LOG_WARN, "cannot rotate %s: %s", s->cfg->path, strerror(-rc));
@@ -435,6 +503,7 @@ static void write_out(void *sink)
 
 	if (now >= s->check_at_ms) {
 		s->check_at_ms = now + CHECK_EVERY_MS;
+		finish_compress(s, false);
 		check_names(s);
 		if (!nm_recbuf_pending(&s->rb)) {
 			/* recreate a deleted file even with nothing to write */
@@ -542,7 +611,8 @@ static bool file_healthy(void *sink)
 {
 	struct file_sink *s = sink;
 
-	return !s->rb.failing && s->fd >= 0;
+	/* between two files (a rotation) fd is -1 for a moment: only a failure to open counts */
+	return !s->rb.failing;
 }
 
 static void file_stats(void *sink, struct nm_writer *w)
@@ -580,6 +650,7 @@ static void file_destroy(void *sink)
 	if (!s)
 		return;
 	leave_file(s, true); /* no torn record left behind */
+	finish_compress(s, true);
 	leave_dir(s);
 	nm_recbuf_free(&s->rb);
 	free(s->dir);

@@ -208,13 +208,19 @@ void nm_clients_free(struct nm_control *c)
 	c->uids = NULL;
 }
 
-/* Count one more client of @uid, unless it has max_clients_per_uid already (or no room). */
+/*
+ * Count one more client of @uid, unless it has max_clients_per_uid already (or no room).
+ * Root is not counted: the share keeps users from starving each other and root, and root's
+ * own scripts (100 concurrent queries) are held only to max_clients.
+ */
 static bool uid_acquire(struct nm_control *c, uid_t uid)
 {
 	unsigned limit = (unsigned)c->cfg->control.max_clients_per_uid;
 	bool ok = false;
 	size_t i;
 
+	if (uid == 0)
+		return true;
 	pthread_mutex_lock(&c->uid_lock);
 	for (i = 0; i < c->nuids && c->uids[i].uid != uid; i++)
 		;
@@ -231,6 +237,8 @@ static bool uid_acquire(struct nm_control *c, uid_t uid)
 
 void nm_clients_release(struct nm_control *c, uid_t uid)
 {
+	if (uid == 0)
+		return; /* never counted: uid_acquire() */
 	pthread_mutex_lock(&c->uid_lock);
 	for (size_t i = 0; i < c->nuids; i++) {
 		if (c->uids[i].uid != uid)

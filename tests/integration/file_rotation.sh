@@ -1,6 +1,7 @@
 #!/bin/sh
-# file_rotation.sh - size rotation with gzip keeps every record whole and counted; SIGHUP reopens.
-. "$(dirname "$0")/lib.sh"
+# file_rotation.sh - size rotation with gzip keeps every record whole and counted; SIGHUP reopens;
+# the gzip of a rotated file runs beside the writer, which stays healthy.
+. "$(dirname "$0")/control_lib.sh"
 
 N=1500
 PORT=$(closed_port)
@@ -58,4 +59,42 @@ start_agent "$T/keep.conf"
 sleep 0.5
 stop_agent
 [ "$(ls "$T" | grep -c '^k\.ndjson\.[0-9]*\.gz$')" = 2 ] || fail "rotate_keep = 2 kept $(ls "$T" | grep -c '^k\.ndjson\.')"
+
+# While 4 MB rotated files are gzipped (a tenth of a second or more each) the sink writes on and
+# stays healthy: /health answers 200 throughout, and every record is in some file once.
+cat >"$T/live.conf" <<CONF
+programs = { packet_drop = { enabled = false; }; tcp_lifecycle = { enabled = false; }; };
+sinks = ( { name = "f"; type = "file"; format = "json"; path = "$T/l.ndjson";
+            rotate_bytes = 4194304; rotate_keep = 1000; compress = true; } );
+control = { socket = "$SOCK"; };
+CONF
+start_agent "$T/live.conf"
+"$CONNECT" -4 -d 3 -r 20000 -p "$PORT" -c "${COMM}l" >"$T/load.out" &
+LOAD=$!
+probes=0
+while kill -0 "$LOAD" 2>/dev/null; do
+	s=$(req GET /health) || fail "GET /health: curl failed"
+	[ "$s" = 200 ] || fail "/health $s while rotating: $(jq -c .sinks "$T/body")"
+	probes=$((probes + 1))
+	sleep 0.02
+done
+wait "$LOAD" || fail "traffic"
+sent=$(sed -n 's/^connects=\([0-9]*\) .*/\1/p' "$T/load.out")
+get /api/stats >"$T/live.json"
+jq -e '.sinks[0] | .rotations >= 2 and .compress_errors == 0' "$T/live.json" >/dev/null ||
+	fail "rotations: $(jq -c '.sinks[0]' "$T/live.json")"
+stop_agent
+echo "$probes /health probes answered 200 over $(jq '.sinks[0].rotations' "$T/live.json") rotations"
+[ -z "$(ls "$T" | grep -E '^l\.ndjson\.[0-9]+$')" ] || fail "uncompressed rotated file left behind"
+got=$(cd "$T" && $PY - "${COMM}l" l.ndjson l.ndjson.*.gz <<'PY'
+import gzip, json, sys
+comm, n = sys.argv[1], 0
+for path in sys.argv[2:]:
+    data = (gzip.open if path.endswith(".gz") else open)(path, "rb").read()
+    assert not data or data.endswith(b"\n"), path
+    n += sum(json.loads(line)["command"] == comm for line in data.splitlines())
+print(n)
+PY
+) || fail "rotated content"
+[ "$got" = "$sent" ] || fail "$got events by ${COMM}l in the files, $sent connects made"
 exit 0
