@@ -136,7 +136,8 @@ static void walk_entries(const msgpack_object_map *map, struct nm_writer *w, uns
 		    !plain_key(kv->key.via.str.ptr, kv->key.via.str.size))
 			continue; /* never written by our encoder */
 		klen = kv->key.via.str.size;
-		memcpy(key, kv->key.via.str.ptr, klen);
+		if (klen) /* an empty string may have no pointer at all */
+			memcpy(key, kv->key.via.str.ptr, klen);
 		key[klen] = '\0';
 		walk_value(&kv->val, key, klen, w, depth);
 	}
@@ -163,10 +164,10 @@ static void walk_value(const msgpack_object *v, const char *key, size_t klen, st
 		w->ops->dbl(w, key, klen, v->via.f64);
 		break;
 	case MSGPACK_OBJECT_STR:
-		w->ops->str(w, key, klen, v->via.str.ptr, v->via.str.size);
+		w->ops->str(w, key, klen, v->via.str.size ? v->via.str.ptr : "", v->via.str.size);
 		break;
 	case MSGPACK_OBJECT_BIN:
-		w->ops->str(w, key, klen, v->via.bin.ptr, v->via.bin.size);
+		w->ops->str(w, key, klen, v->via.bin.size ? v->via.bin.ptr : "", v->via.bin.size);
 		break;
 	case MSGPACK_OBJECT_ARRAY:
 		if (depth >= NM_WRITER_DEPTH_MAX)

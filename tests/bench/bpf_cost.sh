@@ -2,15 +2,23 @@
 # bpf_cost.sh - the kernel side's cost per program invocation under the connect() storm, from the
 # kernel's own BPF run-time statistics (kernel.bpf_stats_enabled, restored afterwards). Needs root.
 #
-#   top_builddir=_build sh tests/bench/bpf_cost.sh [SECONDS]
+#   top_builddir=_build sh tests/bench/bpf_cost.sh [SECONDS] [all]
+# With "all", every program compiled in is enabled, not only the default ones.
 set -u
 B=${top_builddir:-$(pwd)}
 SECS=${1:-3}
+WHICH=${2:-default}
 T=$(mktemp -d /tmp/nm-cost.XXXXXX)
 was=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'kill $A 2>/dev/null; sysctl -qw kernel.bpf_stats_enabled=$was; rm -rf "$T"' EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
 printf 'sinks = ();\ncontrol = { enabled = false; };\n' >"$T/agent.conf"
+if [ "$WHICH" = all ]; then
+	echo "programs = {" >>"$T/agent.conf"
+	"$B/src/ebpf-netmon" --print-default |
+		sed -n 's/^  \([a-z0-9_]*\) = {$/  \1 = { enabled = true; };/p' >>"$T/agent.conf"
+	echo "};" >>"$T/agent.conf"
+fi
 # other agents may be running: only the programs this one loads are reported
 bpftool prog show | sed -n 's/^\([0-9]*\): .*/\1/p' >"$T/before"
 taskset -c 0 "$B/src/ebpf-netmon" -c "$T/agent.conf" >/dev/null 2>"$T/log" &
