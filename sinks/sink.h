@@ -12,7 +12,7 @@
  * `const struct nm_sink_type *nm_sink_module(void)`; the agent refuses one
  * whose api_version differs from its own.
  */
-#define NM_SINK_API_VERSION 3
+#define NM_SINK_API_VERSION 4
 
 /* ---- log levels (the agent's one logging entry point, reached through env->log) ---- */
 
@@ -176,6 +176,8 @@ struct nm_sink_msg {
 	const uint8_t *data; /* the event encoded in the sink's format */
 	size_t len;
 	const char *type; /* the event's type (program name, or "loss"); never NULL */
+	/* The event's host field; NULL when only write_fields knows it (a replayed event). */
+	const char *host;
 	/*
 	 * Write every field of the event, common ones first, as one map into @w:
 	 * what templates (topic, key) read. @event is opaque to the sink.

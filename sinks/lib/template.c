@@ -16,6 +16,7 @@ struct part {
 	enum part_kind kind;
 	char *text;   /* literal text, or the variable's name */
 	bool is_type; /* PART_VAR ${type}: read from the message, no field walk needed */
+	bool is_host; /* PART_VAR ${host}: from the message when it has it, else the walk */
 	int var;      /* other PART_VAR: index into the capture */
 };
 
@@ -26,6 +27,7 @@ struct nm_template {
 	int nparts;
 	const char *vars[MAX_VARS]; /* event fields wanted, borrowed from parts */
 	int nvars;
+	bool wants_host; /* "host" is one of vars */
 };
 
 static size_t kind_max(enum nm_tpl_kind kind)
@@ -117,6 +119,8 @@ static int add_part(struct nm_template *t, enum part_kind kind, const char *s, s
 	p->is_type = !strcmp(p->text, "type");
 	if (p->is_type)
 		return 0;
+	p->is_host = !strcmp(p->text, "host");
+	t->wants_host |= p->is_host;
 	for (int i = 0; i < t->nvars; i++) {
 		if (!strcmp(t->vars[i], p->text)) {
 			p->var = i;
@@ -364,7 +368,8 @@ int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *ms
 	size_t max = kind_max(t->kind), pos = 0;
 	struct capture cap;
 
-	if (t->nvars) {
+	/* the field walk formats every field to find a few: skipped when only the host is wanted */
+	if (t->nvars > (t->wants_host && msg->host ? 1 : 0)) {
 		memset(&cap, 0, sizeof(cap));
 		cap.w.ops = &capture_ops;
 		cap.t = t;
@@ -386,6 +391,9 @@ int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *ms
 		}
 		if (p->is_type) {
 			v = msg->type;
+			n = strlen(v);
+		} else if (p->is_host && msg->host) {
+			v = msg->host;
 			n = strlen(v);
 		} else {
 			v = cap.found[p->var] ? cap.val[p->var] : NULL;

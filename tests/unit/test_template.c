@@ -173,6 +173,32 @@ int main(void)
 		nm_topic_set_free(s);
 	}
 
+	/* ${host} from the message itself, with no field walk; the walk when it has none */
+	{
+		char err[256];
+		struct nm_template *t =
+			nm_template_new("${host}", NM_TPL_KAFKA_KEY, err, sizeof(err));
+		struct nm_template *t2 =
+			nm_template_new("${host}-${pid}", NM_TPL_KAFKA_KEY, err, sizeof(err));
+		struct nm_sink_msg no_walk = {.type = "connection", .host = "fast-host"};
+		struct nm_sink_msg walk = {
+			.type = "connection", .write_fields = nm_event_write_fields, .event = &ev};
+		struct nm_sink_msg both = walk;
+		size_t len;
+
+		make_event(&ev, "curl", 4);
+		both.host = "fast-host"; /* the message's host wins; pid comes from the walk */
+		CHECK(t && t2);
+		CHECK_EQ_INT(nm_template_render(t, &no_walk, out, &len), 0);
+		CHECK_EQ_STR(out, "fast-host");
+		CHECK_EQ_INT(nm_template_render(t, &walk, out, &len), 0);
+		CHECK_EQ_STR(out, "edge-17");
+		CHECK_EQ_INT(nm_template_render(t2, &both, out, &len), 0);
+		CHECK_EQ_STR(out, "fast-host-4242");
+		nm_template_free(t);
+		nm_template_free(t2);
+	}
+
 	/* routing: the default fallback is the prefix + unroutable; both fallbacks are counted */
 	{
 		struct nm_route_config rc = {.topic = "netmon.${command}", .max_topics = 2};
