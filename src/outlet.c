@@ -418,6 +418,7 @@ static bool hand_off(struct nm_outlet *o)
 				.data = m->data[o->enc],
 				.len = m->len[o->enc],
 				.type = m->type,
+				/* a replayed event's host is only in its stored fields */
 				.host = m->fields_ctx == &m->event ? m->event.host : NULL,
 				.write_fields = m->write_fields,
 				.event = m->fields_ctx,

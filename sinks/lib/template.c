@@ -15,9 +15,9 @@ enum part_kind { PART_LITERAL, PART_VAR };
 struct part {
 	enum part_kind kind;
 	char *text;   /* literal text, or the variable's name */
-	bool is_type; /* PART_VAR ${type}: read from the message, no field walk needed */
-	bool is_host; /* PART_VAR ${host}: from the message when it has it, else the walk */
-	int var;      /* other PART_VAR: index into the capture */
+	bool is_type; /* PART_VAR ${type}: the message's type, never walked for */
+	bool is_host; /* PART_VAR ${host}: the message's host when it has one, else walked for */
+	int var;      /* PART_VAR but ${type}: index into the capture */
 };
 
 struct nm_template {
@@ -27,7 +27,6 @@ struct nm_template {
 	int nparts;
 	const char *vars[MAX_VARS]; /* event fields wanted, borrowed from parts */
 	int nvars;
-	bool wants_host; /* "host" is one of vars */
 };
 
 static size_t kind_max(enum nm_tpl_kind kind)
@@ -120,7 +119,6 @@ static int add_part(struct nm_template *t, enum part_kind kind, const char *s, s
 	if (p->is_type)
 		return 0;
 	p->is_host = !strcmp(p->text, "host");
-	t->wants_host |= p->is_host;
 	for (int i = 0; i < t->nvars; i++) {
 		if (!strcmp(t->vars[i], p->text)) {
 			p->var = i;
@@ -362,14 +360,28 @@ static bool put_value(enum nm_tpl_kind kind, const char *v, size_t n, char *out,
 	return meaningful || kind == NM_TPL_KAFKA_KEY;
 }
 
+/* A variable's value from the message itself, or NULL when only the field walk has it. */
+static const char *from_message(const struct part *p, const struct nm_sink_msg *msg)
+{
+	return p->is_type ? msg->type : p->is_host ? msg->host : NULL;
+}
+
+static bool needs_walk(const struct nm_template *t, const struct nm_sink_msg *msg)
+{
+	for (int i = 0; i < t->nparts; i++)
+		if (t->parts[i].kind == PART_VAR && !from_message(&t->parts[i], msg))
+			return true;
+	return false;
+}
+
 int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *msg, char *out,
 		       size_t *len)
 {
 	size_t max = kind_max(t->kind), pos = 0;
 	struct capture cap;
 
-	/* the field walk formats every field to find a few: skipped when only the host is wanted */
-	if (t->nvars > (t->wants_host && msg->host ? 1 : 0)) {
+	/* the field walk formats every field to find a few: only when the message lacks one */
+	if (needs_walk(t, msg)) {
 		memset(&cap, 0, sizeof(cap));
 		cap.w.ops = &capture_ops;
 		cap.t = t;
@@ -389,11 +401,8 @@ int nm_template_render(const struct nm_template *t, const struct nm_sink_msg *ms
 			pos += n;
 			continue;
 		}
-		if (p->is_type) {
-			v = msg->type;
-			n = strlen(v);
-		} else if (p->is_host && msg->host) {
-			v = msg->host;
+		v = from_message(p, msg);
+		if (v) {
 			n = strlen(v);
 		} else {
 			v = cap.found[p->var] ? cap.val[p->var] : NULL;

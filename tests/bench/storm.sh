@@ -78,6 +78,15 @@ ratio() {
 	echo "$1|$r" >>"$T/ratios"
 }
 
+# relative KEY WHAT RATE REF FILE: RATE / REF, printed as "to WHAT" with the events FILE got (then
+# removed), and kept under KEY for the medians
+relative() {
+	r=$(echo "$3 / $4" | bc -l)
+	printf '    to %s: %.3f; events written: %s\n' "$2" "$r" "$(wc -l <"$5")"
+	echo "$1|$r" >>"$T/ratios"
+	rm -f "$5"
+}
+
 printf '%-44s %12s %8s\n' "configuration" "connects/s" "ratio"
 for round in $(seq 1 "$ROUNDS"); do
 	base=$(storm nmbase)
@@ -103,10 +112,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	sleep 0.5
 	kill -TERM $AGENT_PID; wait $AGENT_PID
 	ratio "ebpf-netmon, every program, JSON file" "$rate_all" "$base"
-	r=$(echo "$rate_all / $rate_both" | bc -l)
-	printf '    to both programs alone: %.3f; events written: %s\n' "$r" "$(wc -l <"$T/all.ndjson")"
-	echo "every program / both alone|$r" >>"$T/ratios"
-	rm -f "$T/all.ndjson"
+	relative "every program / both alone" "both programs alone" "$rate_all" "$rate_both" \
+		"$T/all.ndjson"
 
 	run_agent nosink
 	rate=$(storm nmns)
@@ -132,10 +139,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		sleep 0.5
 		kill -TERM $AGENT_PID; wait $AGENT_PID
 		ratio "ebpf-netmon, both, filter refusing all" "$rate" "$base"
-		r=$(echo "$rate / $floor" | bc -l)
-		printf '    to the floor: %.3f; events written: %s\n' "$r" "$(wc -l <"$T/reject.ndjson")"
-		echo "filter refusing all / floor|$r" >>"$T/ratios"
-		rm -f "$T/reject.ndjson"
+		relative "filter refusing all / floor" "the floor" "$rate" "$floor" "$T/reject.ndjson"
 	fi
 
 	if command -v bpftrace >/dev/null; then

@@ -34,6 +34,21 @@ fail() {
 	exit 1
 }
 
+# blackhole_netns NS LOCAL/PREFIX PEER: a network namespace (removed at exit) whose only route
+# leads to a veth peer that answers nothing (a permanent neighbour entry for PEER, so no ARP
+# failure turns the timeout into EHOSTUNREACH), with one SYN retry: a connect to PEER in it times
+# out after 3 s.
+blackhole_netns() {
+	ip netns add "$1" || fail "ip netns add"
+	echo "ip netns del $1" >"$T/netns.cleanup"
+	ip -n "$1" link set lo up &&
+		ip -n "$1" link add v0 type veth peer name v1 &&
+		ip -n "$1" addr add "$2" dev v0 &&
+		ip -n "$1" link set v0 up && ip -n "$1" link set v1 up &&
+		ip -n "$1" neigh add "$3" lladdr 02:00:00:00:00:02 dev v0 nud permanent &&
+		ip netns exec "$1" sysctl -q -w net.ipv4.tcp_syn_retries=1 || fail "netns setup"
+}
+
 # A process name nobody else uses, so events can be told apart (15 chars max).
 unique_comm() {
 	printf 'nm%s%s' "$1" "$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')" | cut -c1-15

@@ -56,16 +56,8 @@ sink() { # NAME FORMAT [KEYS]
 "$AGENT" --check-config -c "$T/agent.conf" >/dev/null 2>"$T/check.err" ||
 	fail "config refused: $(cat "$T/check.err")"
 
-# A netns whose only route leads to a veth peer that answers nothing, one SYN retry: the connect
-# there retransmits its SYN and times out (3 s).
-ip netns add "$NS" || fail "ip netns add"
-echo "ip netns del $NS" >"$T/netns.cleanup"
-ip -n "$NS" link set lo up &&
-	ip -n "$NS" link add v0 type veth peer name v1 &&
-	ip -n "$NS" addr add 10.202.0.1/24 dev v0 &&
-	ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up &&
-	ip -n "$NS" neigh add $BLACKHOLE lladdr 02:00:00:00:00:02 dev v0 nud permanent &&
-	ip netns exec "$NS" sysctl -q -w net.ipv4.tcp_syn_retries=1 || fail "netns setup"
+# The connect to $BLACKHOLE in $NS retransmits its SYN and times out (3 s).
+blackhole_netns "$NS" 10.202.0.1/24 "$BLACKHOLE"
 
 # traffic.py COMM SERVER_COMM CLOSED_PORT [BLACKHOLE]: a transfer to a local server (connect,
 # accept, closes with bytes), a refused connect (resets, a drop), an unconnected UDP send; with

@@ -22,16 +22,8 @@ sinks = ( { name = "f"; type = "file"; format = "json"; path = "$T/events.ndjson
 control = { socket = "$SOCK"; };
 CONF
 
-# A netns whose only route leads to a veth peer that answers nothing (a permanent neighbour entry,
-# so no ARP failure turns the timeout into EHOSTUNREACH), with one SYN retry: a 3 s timeout.
-ip netns add "$NS" || fail "ip netns add"
-echo "ip netns del $NS" >"$T/netns.cleanup"
-ip -n "$NS" link set lo up &&
-	ip -n "$NS" link add v0 type veth peer name v1 &&
-	ip -n "$NS" addr add 10.201.0.1/24 dev v0 &&
-	ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up &&
-	ip -n "$NS" neigh add $BLACKHOLE lladdr 02:00:00:00:00:02 dev v0 nud permanent &&
-	ip netns exec "$NS" sysctl -q -w net.ipv4.tcp_syn_retries=1 || fail "netns setup"
+# A connect to $BLACKHOLE in $NS times out after 3 s.
+blackhole_netns "$NS" 10.201.0.1/24 "$BLACKHOLE"
 NETNS_INO=$(ip netns exec "$NS" stat -L -c %i /proc/self/ns/net) || fail "netns inode"
 
 # server.py COMM OUT: listens on 127.0.0.1 and ::1, writes pid and ports to OUT, then serves the
